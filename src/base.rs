@@ -1,0 +1,143 @@
+//! Shared vocabulary used by every stage: capture timestamps, flow directions and
+//! "weird" observations (anomalies) reported by parsers.
+//!
+//! This module imports nothing from the crate; every other module may import it.
+
+use std::fmt;
+
+/// A capture timestamp: nanoseconds since the Unix epoch, UTC.
+///
+/// Always taken from the capture file, never from the clock.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    pub const fn from_nanos(ns: i64) -> Self {
+        Timestamp(ns)
+    }
+
+    pub const fn nanos(self) -> i64 {
+        self.0
+    }
+
+    /// Milliseconds from `earlier` to `self` (negative if `self` is earlier).
+    pub fn ms_since(self, earlier: Timestamp) -> f64 {
+        (self.0 as i128 - earlier.0 as i128) as f64 / 1e6
+    }
+
+    /// Adds a number of milliseconds (saturating).
+    pub fn add_ms(self, ms: f64) -> Timestamp {
+        Timestamp(self.0.saturating_add((ms * 1e6) as i64))
+    }
+
+    /// RFC 3339 with nanoseconds, UTC: `2024-01-31T12:34:56.123456789Z`.
+    pub fn to_rfc3339(self) -> String {
+        let secs = self.0.div_euclid(1_000_000_000);
+        let nanos = self.0.rem_euclid(1_000_000_000);
+        let days = secs.div_euclid(86_400);
+        let sod = secs.rem_euclid(86_400);
+        let (y, m, d) = civil_from_days(days);
+        format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z",
+            y,
+            m,
+            d,
+            sod / 3600,
+            (sod / 60) % 60,
+            sod % 60,
+            nanos
+        )
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_rfc3339())
+    }
+}
+
+/// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// The two sides of a flow. `Orig` sent the first packet (the SYN sender for TCP).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Direction {
+    Orig,
+    Resp,
+}
+
+impl Direction {
+    pub fn flip(self) -> Direction {
+        match self {
+            Direction::Orig => Direction::Resp,
+            Direction::Resp => Direction::Orig,
+        }
+    }
+
+    /// 0 for `Orig`, 1 for `Resp`: index into per-direction arrays.
+    pub fn idx(self) -> usize {
+        match self {
+            Direction::Orig => 0,
+            Direction::Resp => 1,
+        }
+    }
+}
+
+/// Something odd a parser saw in the traffic. Becomes an `anomalies` row; processing goes on.
+///
+/// `kind` is a short stable code (`dns-malformed`, `tls-record-too-long`, ...);
+/// `detail` a human sentence with the numbers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Weird {
+    pub ts: Timestamp,
+    pub kind: &'static str,
+    pub detail: String,
+}
+
+impl Weird {
+    pub fn new(ts: Timestamp, kind: &'static str, detail: impl Into<String>) -> Self {
+        Weird {
+            ts,
+            kind,
+            detail: detail.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_epoch_and_known_date() {
+        assert_eq!(
+            Timestamp(0).to_rfc3339(),
+            "1970-01-01T00:00:00.000000000Z"
+        );
+        // 2009-02-13T23:31:30Z = 1234567890 s
+        assert_eq!(
+            Timestamp(1_234_567_890_123_456_789).to_rfc3339(),
+            "2009-02-13T23:31:30.123456789Z"
+        );
+        assert_eq!(
+            Timestamp(-1).to_rfc3339(),
+            "1969-12-31T23:59:59.999999999Z"
+        );
+    }
+
+    #[test]
+    fn ms_since() {
+        assert_eq!(Timestamp(3_500_000).ms_since(Timestamp(1_000_000)), 2.5);
+    }
+}

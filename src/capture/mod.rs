@@ -1,0 +1,655 @@
+//! Capture reading: pcap and pcapng (any byte order, micro/nanosecond, several sections and
+//! interfaces), optionally gzip- or zstd-compressed, from a file or standard input.
+//!
+//! Streams with a bounded buffer: the whole file is never in memory. Yields [`Frame`]s with
+//! capture timestamps and Decryption Secrets Blocks.
+//!
+//! Owns: [`CaptureReader`], [`Frame`], [`CaptureError`]. Imports only `crate::base`.
+
+mod open;
+
+use crate::base::Timestamp;
+use pcap_parser::pcapng::Block;
+use pcap_parser::traits::PcapReaderIterator;
+use pcap_parser::{PcapBlockOwned, PcapError};
+use std::fmt;
+use std::io::Read;
+
+pub use open::{Compression, open_input};
+
+/// Initial size of the streaming buffer.
+const INITIAL_BUFFER: usize = 1 << 20;
+/// Largest block we accept: a bigger one is treated as corruption (a real packet block is at
+/// most a few hundred KiB even with jumbo/TSO frames).
+const MAX_BLOCK: usize = 64 << 20;
+
+/// Link-layer header types we know by number (see tcpdump.org/linktypes.html).
+pub mod linktype {
+    pub const NULL: i32 = 0;
+    pub const ETHERNET: i32 = 1;
+    pub const RAW: i32 = 101;
+    pub const LOOP: i32 = 108;
+    pub const LINUX_SLL: i32 = 113;
+    pub const IPV4: i32 = 228;
+    pub const IPV6: i32 = 229;
+    pub const LINUX_SLL2: i32 = 276;
+    /// Some systems write 12 or 14 for raw IP.
+    pub const RAW_ALT1: i32 = 12;
+    pub const RAW_ALT2: i32 = 14;
+}
+
+/// One captured packet.
+#[derive(Debug)]
+pub struct Frame<'a> {
+    /// 1-based frame number, as Wireshark numbers frames (across all captures of one run).
+    pub number: u64,
+    pub ts: Timestamp,
+    pub linktype: i32,
+    pub interface: u32,
+    /// The captured bytes (may be shorter than `orig_len` when snaplen cut them).
+    pub data: &'a [u8],
+    pub orig_len: u32,
+}
+
+/// A Decryption Secrets Block (pcapng): `kind` 0x544c534b = TLS key log.
+#[derive(Debug, Clone)]
+pub struct Secrets {
+    pub kind: u32,
+    pub data: Vec<u8>,
+}
+
+/// What the reader yields.
+#[derive(Debug)]
+pub enum Event<'a> {
+    Frame(Frame<'a>),
+    Secrets(Secrets),
+}
+
+/// Why reading stopped early.
+#[derive(Debug)]
+pub enum CaptureError {
+    /// The file could not be opened or read at all.
+    Unreadable { detail: String },
+    /// The input is not a pcap/pcapng capture.
+    NotACapture { detail: String },
+    /// The capture ends in the middle of a block.
+    Truncated { frame: u64, offset: u64 },
+    /// A block is malformed; nothing after it can be trusted.
+    Corrupt {
+        frame: u64,
+        offset: u64,
+        detail: String,
+    },
+}
+
+impl CaptureError {
+    /// True when results up to the error are usable (exit code 1), false when nothing was read
+    /// (exit code 2).
+    pub fn is_partial(&self) -> bool {
+        matches!(
+            self,
+            CaptureError::Truncated { .. } | CaptureError::Corrupt { .. }
+        )
+    }
+}
+
+impl fmt::Display for CaptureError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CaptureError::Unreadable { detail } => write!(f, "cannot read capture: {detail}"),
+            CaptureError::NotACapture { detail } => {
+                write!(f, "not a pcap or pcapng capture: {detail}")
+            }
+            CaptureError::Truncated { frame, offset } => write!(
+                f,
+                "capture truncated: frame {frame} at byte offset {offset} is incomplete"
+            ),
+            CaptureError::Corrupt {
+                frame,
+                offset,
+                detail,
+            } => write!(
+                f,
+                "capture corrupt at frame {frame}, byte offset {offset}: {detail}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for CaptureError {}
+
+#[derive(Clone, Copy, Debug)]
+struct Interface {
+    linktype: i32,
+    snaplen: u32,
+    /// Units per second.
+    resolution: u64,
+    offset_s: i64,
+}
+
+/// Streaming reader over one capture.
+pub struct CaptureReader<'r> {
+    inner: Box<dyn PcapReaderIterator + Send + 'r>,
+    /// Bytes of the block returned last, consumed at the next call.
+    pending: usize,
+    /// Byte offset (in the decompressed stream) of the next block.
+    offset: u64,
+    /// Frames yielded so far by this reader.
+    frames: u64,
+    /// Number given to the first frame of this capture minus one.
+    base_number: u64,
+    legacy: Option<(i32, bool)>,
+    interfaces: Vec<Interface>,
+    last_ts: Timestamp,
+    done: bool,
+    /// Blocks skipped because they were of no interest or unknown (for the summary).
+    pub skipped_blocks: u64,
+    /// Packets whose interface id was unknown.
+    pub bad_interface: u64,
+}
+
+impl<'r> CaptureReader<'r> {
+    /// Starts reading `input`. `first_number` is the frame number of the first frame minus one
+    /// (so several captures in one run get distinct frame numbers).
+    pub fn new(input: impl Read + Send + 'r, first_number: u64) -> Result<Self, CaptureError> {
+        let input = FillReader(input);
+        let inner = pcap_parser::create_reader(INITIAL_BUFFER, input).map_err(|e| match e {
+            PcapError::Eof => CaptureError::NotACapture {
+                detail: "empty input".into(),
+            },
+            PcapError::ReadError => CaptureError::Unreadable {
+                detail: "read error".into(),
+            },
+            PcapError::Incomplete(_) | PcapError::UnexpectedEof => CaptureError::NotACapture {
+                detail: "input too short for a capture file header".into(),
+            },
+            _ => CaptureError::NotACapture {
+                detail: "unknown file header (expected pcap or pcapng magic)".into(),
+            },
+        })?;
+        Ok(CaptureReader {
+            inner,
+            pending: 0,
+            offset: 0,
+            frames: 0,
+            base_number: first_number,
+            legacy: None,
+            interfaces: Vec::new(),
+            last_ts: Timestamp::default(),
+            done: false,
+            skipped_blocks: 0,
+            bad_interface: 0,
+        })
+    }
+
+    /// Byte offset of the next block in the (decompressed) capture.
+    pub fn offset(&self) -> u64 {
+        self.offset + self.pending as u64
+    }
+
+    /// Frames yielded so far.
+    pub fn frames(&self) -> u64 {
+        self.frames
+    }
+
+    fn error_frame(&self) -> u64 {
+        self.base_number + self.frames + 1
+    }
+
+    /// The next frame or secrets block; `Ok(None)` at the end of the capture.
+    pub fn next_event(&mut self) -> Result<Option<Event<'_>>, CaptureError> {
+        if self.done {
+            return Ok(None);
+        }
+        if self.pending > 0 {
+            self.inner.consume(self.pending);
+            self.offset += self.pending as u64;
+            self.pending = 0;
+        }
+        loop {
+            // Decide with a short-lived borrow what to do; the block itself is re-parsed below
+            // (cheap) to satisfy the borrow checker without copying packet bytes.
+            let step = match self.inner.next() {
+                Ok((len, block)) => Step::Block(len, classify(&block)),
+                Err(PcapError::Eof) => Step::Eof,
+                Err(PcapError::Incomplete(_)) => Step::Refill,
+                Err(PcapError::BufferTooSmall) => Step::Grow,
+                Err(PcapError::UnexpectedEof) => Step::Truncated,
+                Err(PcapError::ReadError) => Step::ReadError,
+                Err(e) => Step::Corrupt(describe(&e)),
+            };
+            match step {
+                Step::Eof => {
+                    self.done = true;
+                    return Ok(None);
+                }
+                Step::Refill => {
+                    if self.inner.reader_exhausted() {
+                        self.done = true;
+                        return self.truncated_or_end();
+                    }
+                    if self.inner.refill().is_err() {
+                        self.done = true;
+                        return Err(self.read_error());
+                    }
+                    if self.inner.reader_exhausted() && self.inner.data().is_empty() {
+                        self.done = true;
+                        return Ok(None);
+                    }
+                }
+                Step::Grow => {
+                    let cap = self.inner.data().len().max(INITIAL_BUFFER) * 2;
+                    if cap > MAX_BLOCK || !self.inner.grow(cap) {
+                        self.done = true;
+                        return Err(CaptureError::Corrupt {
+                            frame: self.error_frame(),
+                            offset: self.offset,
+                            detail: format!("block larger than {} MiB", MAX_BLOCK >> 20),
+                        });
+                    }
+                    if self.inner.refill().is_err() {
+                        self.done = true;
+                        return Err(self.read_error());
+                    }
+                }
+                Step::Truncated => {
+                    self.done = true;
+                    return self.truncated_or_end();
+                }
+                Step::ReadError => {
+                    self.done = true;
+                    return Err(self.read_error());
+                }
+                Step::Corrupt(detail) => {
+                    self.done = true;
+                    return Err(CaptureError::Corrupt {
+                        frame: self.error_frame(),
+                        offset: self.offset,
+                        detail,
+                    });
+                }
+                Step::Block(len, kind) => match kind {
+                    Kind::Meta => {
+                        self.absorb_meta();
+                        self.consume(len);
+                    }
+                    Kind::Skip => {
+                        self.skipped_blocks += 1;
+                        self.consume(len);
+                    }
+                    Kind::Packet => match self.probe() {
+                        Built::Frame(ts, linktype, interface, (start, end), orig_len) => {
+                            self.pending = len;
+                            self.frames += 1;
+                            self.last_ts = ts;
+                            let number = self.base_number + self.frames;
+                            let data = self.inner.data().get(start..end).unwrap_or(&[]);
+                            return Ok(Some(Event::Frame(Frame {
+                                number,
+                                ts,
+                                linktype,
+                                interface,
+                                data,
+                                orig_len,
+                            })));
+                        }
+                        Built::Secrets(s) => {
+                            self.consume(len);
+                            return Ok(Some(Event::Secrets(s)));
+                        }
+                        Built::Bad => {
+                            self.bad_interface += 1;
+                            self.consume(len);
+                        }
+                    },
+                },
+            }
+        }
+    }
+
+    fn consume(&mut self, len: usize) {
+        self.inner.consume(len);
+        self.offset += len as u64;
+    }
+
+    fn truncated_or_end(&mut self) -> Result<Option<Event<'_>>, CaptureError> {
+        // Trailing bytes that do not form a block: a truncated capture. A file that ends
+        // cleanly at a block boundary has no remaining data.
+        if self.inner.data().is_empty() {
+            Ok(None)
+        } else {
+            Err(CaptureError::Truncated {
+                frame: self.error_frame(),
+                offset: self.offset,
+            })
+        }
+    }
+
+    /// Reads a header/interface block into reader state.
+    fn absorb_meta(&mut self) {
+        let Ok((_, block)) = self.inner.next() else {
+            return;
+        };
+        match block {
+            PcapBlockOwned::LegacyHeader(h) => {
+                self.legacy = Some((h.network.0, h.is_nanosecond_precision()));
+            }
+            PcapBlockOwned::NG(Block::SectionHeader(_)) => {
+                self.interfaces.clear();
+            }
+            PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
+                self.interfaces.push(Interface {
+                    linktype: idb.linktype.0,
+                    snaplen: idb.snaplen,
+                    // An invalid if_tsresol is treated as the default (microseconds).
+                    resolution: idb.ts_resolution().unwrap_or(1_000_000).max(1),
+                    offset_s: idb.ts_offset(),
+                });
+            }
+            _ => {}
+        }
+    }
+
+    /// Describes the packet/secrets block at the buffer head (not yet consumed) without
+    /// borrowing: packet bytes are given as a range of `self.inner.data()`.
+    fn probe(&mut self) -> Built {
+        let legacy = self.legacy;
+        let interfaces = &self.interfaces;
+        let last_ts = self.last_ts;
+        let base = self.inner.data().as_ptr() as usize;
+        let Ok((_, block)) = self.inner.next() else {
+            return Built::Bad;
+        };
+        let range = |d: &[u8], cap: usize| -> (usize, usize) {
+            let start = (d.as_ptr() as usize).saturating_sub(base);
+            (start, start + cap.min(d.len()))
+        };
+        match block {
+            PcapBlockOwned::Legacy(b) => {
+                let (lt, nanos) = legacy.unwrap_or((linktype::ETHERNET, false));
+                let frac = if nanos {
+                    b.ts_usec as i64
+                } else {
+                    b.ts_usec as i64 * 1000
+                };
+                let ts = Timestamp(b.ts_sec as i64 * 1_000_000_000 + frac);
+                Built::Frame(ts, lt, 0, range(b.data, b.caplen as usize), b.origlen)
+            }
+            PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
+                match interfaces.get(epb.if_id as usize) {
+                    Some(ifc) => Built::Frame(
+                        ng_ts(epb.ts_high, epb.ts_low, ifc),
+                        ifc.linktype,
+                        epb.if_id,
+                        range(epb.data, epb.caplen as usize),
+                        epb.origlen,
+                    ),
+                    None => Built::Bad,
+                }
+            }
+            PcapBlockOwned::NG(Block::SimplePacket(spb)) => match interfaces.first() {
+                Some(ifc) => {
+                    let mut cap = spb.origlen as usize;
+                    if ifc.snaplen > 0 {
+                        cap = cap.min(ifc.snaplen as usize);
+                    }
+                    // SPBs carry no timestamp: reuse the last one seen.
+                    Built::Frame(last_ts, ifc.linktype, 0, range(spb.data, cap), spb.origlen)
+                }
+                None => Built::Bad,
+            },
+            PcapBlockOwned::NG(Block::Unknown(ub)) if ub.block_type == OPB_TYPE => {
+                match parse_opb(ub.data) {
+                    Some(opb) => match interfaces.get(opb.if_id as usize) {
+                        Some(ifc) => Built::Frame(
+                            ng_ts(opb.ts_high, opb.ts_low, ifc),
+                            ifc.linktype,
+                            opb.if_id,
+                            range(opb.data, opb.data.len()),
+                            opb.origlen,
+                        ),
+                        None => Built::Bad,
+                    },
+                    None => Built::Bad,
+                }
+            }
+            PcapBlockOwned::NG(Block::DecryptionSecrets(dsb)) => {
+                let n = (dsb.secrets_len as usize).min(dsb.data.len());
+                Built::Secrets(Secrets {
+                    kind: dsb.secrets_type.0,
+                    data: dsb.data[..n].to_vec(),
+                })
+            }
+            _ => Built::Bad,
+        }
+    }
+
+    fn read_error(&self) -> CaptureError {
+        if self.frames > 0 {
+            CaptureError::Corrupt {
+                frame: self.error_frame(),
+                offset: self.offset,
+                detail: "read or decompression error".into(),
+            }
+        } else {
+            CaptureError::Unreadable {
+                detail: format!("read or decompression error at byte offset {}", self.offset),
+            }
+        }
+    }
+}
+
+/// Obsolete Packet Block (pcapng type 2), which pcap-parser reports as unknown.
+const OPB_TYPE: u32 = 2;
+
+struct Opb<'a> {
+    if_id: u32,
+    ts_high: u32,
+    ts_low: u32,
+    origlen: u32,
+    data: &'a [u8],
+}
+
+/// `body` is the block body after type and length. Little-endian only (the block type was
+/// matched little-endian).
+fn parse_opb(body: &[u8]) -> Option<Opb<'_>> {
+    let u16_at = |o: usize| -> Option<u16> {
+        Some(u16::from_le_bytes(body.get(o..o + 2)?.try_into().ok()?))
+    };
+    let u32_at = |o: usize| -> Option<u32> {
+        Some(u32::from_le_bytes(body.get(o..o + 4)?.try_into().ok()?))
+    };
+    let if_id = u16_at(0)? as u32;
+    let ts_high = u32_at(4)?;
+    let ts_low = u32_at(8)?;
+    let caplen = u32_at(12)? as usize;
+    let origlen = u32_at(16)?;
+    let data = body.get(20..20usize.checked_add(caplen)?)?;
+    Some(Opb {
+        if_id,
+        ts_high,
+        ts_low,
+        origlen,
+        data,
+    })
+}
+
+fn ng_ts(high: u32, low: u32, ifc: &Interface) -> Timestamp {
+    let ticks = ((high as u128) << 32) | low as u128;
+    let res = ifc.resolution as u128;
+    let secs = ticks / res;
+    let frac = ticks % res;
+    let nanos = frac * 1_000_000_000 / res;
+    let total = (secs as i128 + ifc.offset_s as i128) * 1_000_000_000 + nanos as i128;
+    Timestamp(total.clamp(i64::MIN as i128, i64::MAX as i128) as i64)
+}
+
+enum Step {
+    Block(usize, Kind),
+    Eof,
+    Refill,
+    Grow,
+    Truncated,
+    ReadError,
+    Corrupt(String),
+}
+
+enum Kind {
+    Meta,
+    Packet,
+    Skip,
+}
+
+enum Built {
+    Frame(Timestamp, i32, u32, (usize, usize), u32),
+    Secrets(Secrets),
+    Bad,
+}
+
+fn classify(block: &PcapBlockOwned<'_>) -> Kind {
+    match block {
+        PcapBlockOwned::LegacyHeader(_) => Kind::Meta,
+        PcapBlockOwned::Legacy(_) => Kind::Packet,
+        PcapBlockOwned::NG(b) => match b {
+            Block::SectionHeader(_) | Block::InterfaceDescription(_) => Kind::Meta,
+            Block::EnhancedPacket(_) | Block::SimplePacket(_) | Block::DecryptionSecrets(_) => {
+                Kind::Packet
+            }
+            Block::Unknown(u) if u.block_type == OPB_TYPE => Kind::Packet,
+            _ => Kind::Skip,
+        },
+    }
+}
+
+fn describe(e: &PcapError<&[u8]>) -> String {
+    match e {
+        PcapError::NomError(_, kind) => format!("malformed block ({kind:?})"),
+        PcapError::OwnedNomError(_, kind) => format!("malformed block ({kind:?})"),
+        PcapError::HeaderNotRecognized => "unrecognised block header".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Makes every `read` fill the buffer as far as the input allows, so that pcap-parser's
+/// first read sees a whole file header even through a decompressor that returns small pieces.
+struct FillReader<R>(R);
+
+impl<R: Read> Read for FillReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let mut n = 0;
+        while n < buf.len() {
+            match self.0.read(&mut buf[n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    if n > 0 {
+                        break;
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pcap_le(nanos: bool, frames: &[(u32, u32, &[u8])]) -> Vec<u8> {
+        let mut v = Vec::new();
+        let magic: u32 = if nanos { 0xa1b2_3c4d } else { 0xa1b2_c3d4 };
+        v.extend_from_slice(&magic.to_le_bytes());
+        v.extend_from_slice(&2u16.to_le_bytes());
+        v.extend_from_slice(&4u16.to_le_bytes());
+        v.extend_from_slice(&0i32.to_le_bytes());
+        v.extend_from_slice(&0u32.to_le_bytes());
+        v.extend_from_slice(&65535u32.to_le_bytes());
+        v.extend_from_slice(&1u32.to_le_bytes());
+        for (s, f, d) in frames {
+            v.extend_from_slice(&s.to_le_bytes());
+            v.extend_from_slice(&f.to_le_bytes());
+            v.extend_from_slice(&(d.len() as u32).to_le_bytes());
+            v.extend_from_slice(&(d.len() as u32).to_le_bytes());
+            v.extend_from_slice(d);
+        }
+        v
+    }
+
+    fn collect(bytes: Vec<u8>) -> (Vec<(u64, Timestamp, usize)>, Option<CaptureError>) {
+        let mut r = match CaptureReader::new(std::io::Cursor::new(bytes), 0) {
+            Ok(r) => r,
+            Err(e) => return (vec![], Some(e)),
+        };
+        let mut out = vec![];
+        loop {
+            match r.next_event() {
+                Ok(Some(Event::Frame(f))) => out.push((f.number, f.ts, f.data.len())),
+                Ok(Some(Event::Secrets(_))) => {}
+                Ok(None) => return (out, None),
+                Err(e) => return (out, Some(e)),
+            }
+        }
+    }
+
+    #[test]
+    fn pcap_micro_and_nano() {
+        let (f, e) = collect(pcap_le(false, &[(10, 5, b"abcd"), (11, 0, b"xy")]));
+        assert!(e.is_none());
+        assert_eq!(
+            f,
+            vec![
+                (1, Timestamp(10_000_005_000), 4),
+                (2, Timestamp(11_000_000_000), 2)
+            ]
+        );
+        let (f, _) = collect(pcap_le(true, &[(10, 5, b"abcd")]));
+        assert_eq!(f, vec![(1, Timestamp(10_000_000_005), 4)]);
+    }
+
+    #[test]
+    fn truncated_pcap_names_frame_and_offset() {
+        let mut v = pcap_le(false, &[(1, 0, b"abcd"), (2, 0, b"efgh")]);
+        v.truncate(v.len() - 2);
+        let (f, e) = collect(v);
+        assert_eq!(f.len(), 1);
+        match e {
+            Some(CaptureError::Truncated { frame, offset }) => {
+                assert_eq!(frame, 2);
+                assert_eq!(offset, 24 + 16 + 4);
+            }
+            other => panic!("expected truncation, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn not_a_capture() {
+        let (_, e) = collect(b"hello world, this is not a capture file at all".to_vec());
+        assert!(matches!(e, Some(CaptureError::NotACapture { .. })));
+        let (_, e) = collect(vec![]);
+        assert!(matches!(e, Some(CaptureError::NotACapture { .. })));
+    }
+
+    #[test]
+    fn ng_timestamp_resolutions() {
+        let micro = Interface {
+            linktype: 1,
+            snaplen: 0,
+            resolution: 1_000_000,
+            offset_s: 0,
+        };
+        assert_eq!(ng_ts(0, 1_500_000, &micro), Timestamp(1_500_000_000));
+        let pow2 = Interface {
+            resolution: 1 << 10,
+            ..micro
+        };
+        assert_eq!(ng_ts(0, 1024 + 512, &pow2), Timestamp(1_500_000_000));
+        let off = Interface {
+            offset_s: 100,
+            ..micro
+        };
+        assert_eq!(ng_ts(0, 0, &off), Timestamp(100_000_000_000));
+    }
+}

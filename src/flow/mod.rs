@@ -1,0 +1,331 @@
+//! Flow table: bidirectional 5-tuple key, `orig` = the side that sent the first packet (the
+//! SYN sender for TCP), sequential ids in capture order, idle expiry by capture time so memory
+//! follows *live* flows, and per-connection TCP statistics ([`tcp`]).
+//!
+//! Each flow carries an application slot `A` owned by the caller (the pipeline keeps its
+//! reassembly and parser state there); this module never looks inside it.
+//!
+//! Imports `crate::base` only.
+
+pub mod tcp;
+
+use crate::base::{Direction, Timestamp, Weird};
+use rustc_hash::FxHashMap;
+use std::collections::VecDeque;
+use std::net::IpAddr;
+
+pub use tcp::{TcpDirStats, TcpStats};
+
+/// Live flows at once; beyond this the least recently created idle flow is expired early.
+pub const MAX_FLOWS: usize = 1_000_000;
+/// Idle timeouts (capture time).
+pub const TCP_IDLE_NS: i64 = 300_000_000_000;
+pub const TCP_CLOSED_NS: i64 = 10_000_000_000;
+pub const UDP_IDLE_NS: i64 = 60_000_000_000;
+
+pub const PROTO_TCP: u8 = 6;
+pub const PROTO_UDP: u8 = 17;
+
+/// One side of a flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Endpoint {
+    pub ip: IpAddr,
+    pub port: u16,
+}
+
+/// Direction-less key: the two endpoints in sorted order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FlowKey {
+    lo: Endpoint,
+    hi: Endpoint,
+    proto: u8,
+}
+
+impl FlowKey {
+    pub fn new(a: Endpoint, b: Endpoint, proto: u8) -> Self {
+        if a <= b {
+            FlowKey { lo: a, hi: b, proto }
+        } else {
+            FlowKey { lo: b, hi: a, proto }
+        }
+    }
+}
+
+/// A flow and the caller's state for it.
+#[derive(Debug)]
+pub struct Flow<A> {
+    pub id: u64,
+    pub proto: u8,
+    pub orig: Endpoint,
+    pub resp: Endpoint,
+    pub first_ts: Timestamp,
+    pub last_ts: Timestamp,
+    /// Frame number of the first packet.
+    pub first_frame: u64,
+    pub packets: [u64; 2],
+    /// Bytes of whole frames on the wire (as Wireshark's conversation table counts them).
+    pub frame_bytes: [u64; 2],
+    /// Transport payload bytes.
+    pub payload_bytes: [u64; 2],
+    pub tcp: Option<TcpStats>,
+    pub app: A,
+}
+
+impl<A> Flow<A> {
+    pub fn direction_of(&self, src: &Endpoint) -> Direction {
+        if *src == self.orig {
+            Direction::Orig
+        } else {
+            Direction::Resp
+        }
+    }
+
+    fn idle_timeout(&self) -> i64 {
+        match &self.tcp {
+            Some(t) if t.is_closed() => TCP_CLOSED_NS,
+            Some(_) => TCP_IDLE_NS,
+            None => UDP_IDLE_NS,
+        }
+    }
+}
+
+/// Why a flow left the table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndReason {
+    Idle,
+    /// A new connection (SYN) reused the 5-tuple of a closed one.
+    Reused,
+    /// The live-flow cap was hit.
+    Evicted,
+    EndOfCapture,
+}
+
+/// The flow table.
+pub struct FlowTable<A> {
+    flows: FxHashMap<FlowKey, Flow<A>>,
+    /// (deadline, key, id): lazily re-checked idle deadlines.
+    timers: VecDeque<(i64, FlowKey, u64)>,
+    next_id: u64,
+    weirds: Vec<Weird>,
+    evicted: u64,
+}
+
+impl<A> Default for FlowTable<A> {
+    fn default() -> Self {
+        FlowTable {
+            flows: FxHashMap::default(),
+            timers: VecDeque::new(),
+            next_id: 0,
+            weirds: Vec::new(),
+            evicted: 0,
+        }
+    }
+}
+
+/// What the caller learns about a packet's flow.
+pub struct Lookup<'t, A> {
+    pub flow: &'t mut Flow<A>,
+    pub dir: Direction,
+    /// True when this packet created the flow.
+    pub created: bool,
+}
+
+impl<A> FlowTable<A> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.flows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.flows.is_empty()
+    }
+
+    pub fn weirds(&mut self) -> Vec<Weird> {
+        std::mem::take(&mut self.weirds)
+    }
+
+    /// Finds or creates the flow of a packet from `src` to `dst`.
+    ///
+    /// `syn_only` (a SYN without ACK) on an existing closed TCP flow ends that flow and starts
+    /// a new one; `synack` on a new flow makes the receiver `orig`. `ended` receives flows that
+    /// leave the table because of this packet.
+    #[allow(clippy::too_many_arguments)]
+    pub fn lookup(
+        &mut self,
+        ts: Timestamp,
+        frame: u64,
+        src: Endpoint,
+        dst: Endpoint,
+        proto: u8,
+        syn_only: bool,
+        synack: bool,
+        new_app: impl FnOnce() -> A,
+        ended: &mut dyn FnMut(Flow<A>, EndReason),
+    ) -> Lookup<'_, A> {
+        let key = FlowKey::new(src, dst, proto);
+        if syn_only
+            && let Some(f) = self.flows.get(&key)
+            && f.tcp.as_ref().is_some_and(|t| t.is_closed() || t.has_data())
+            && f.tcp.as_ref().is_some_and(|t| t.is_closed() || f.orig == src)
+        {
+            // A fresh SYN on a tuple whose connection is over (port reuse).
+            if let Some(old) = self.flows.remove(&key) {
+                ended(old, EndReason::Reused);
+            }
+        }
+        if self.flows.len() >= MAX_FLOWS && !self.flows.contains_key(&key) {
+            self.evict_one(ts, ended);
+        }
+        let mut created = false;
+        let flow = match self.flows.entry(key) {
+            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                let (orig, resp) = if synack || (!syn_only && server_port_heuristic(src, dst)) {
+                    (dst, src)
+                } else {
+                    (src, dst)
+                };
+                let id = self.next_id;
+                self.next_id += 1;
+                let tcp = (proto == PROTO_TCP).then(TcpStats::default);
+                let timeout = if tcp.is_some() { TCP_IDLE_NS } else { UDP_IDLE_NS };
+                self.timers.push_back((ts.0.saturating_add(timeout), key, id));
+                created = true;
+                v.insert(Flow {
+                    id,
+                    proto,
+                    orig,
+                    resp,
+                    first_ts: ts,
+                    last_ts: ts,
+                    first_frame: frame,
+                    packets: [0; 2],
+                    frame_bytes: [0; 2],
+                    payload_bytes: [0; 2],
+                    tcp,
+                    app: new_app(),
+                })
+            }
+        };
+        if ts > flow.last_ts {
+            flow.last_ts = ts;
+        }
+        let dir = flow.direction_of(&src);
+        Lookup { flow, dir, created }
+    }
+
+    /// Expires flows idle at capture time `now`.
+    pub fn expire(&mut self, now: Timestamp, ended: &mut dyn FnMut(Flow<A>, EndReason)) {
+        while let Some(&(deadline, key, id)) = self.timers.front() {
+            if deadline > now.0 {
+                break;
+            }
+            self.timers.pop_front();
+            let Some(f) = self.flows.get(&key) else {
+                continue;
+            };
+            if f.id != id {
+                continue;
+            }
+            let due = f.last_ts.0.saturating_add(f.idle_timeout());
+            if due <= now.0 {
+                if let Some(f) = self.flows.remove(&key) {
+                    ended(f, EndReason::Idle);
+                }
+            } else {
+                // Still active: check again at its new deadline. Deadlines pushed later are
+                // not sorted with earlier ones, but a late check only delays expiry a little.
+                self.timers.push_back((due, key, id));
+            }
+        }
+    }
+
+    fn evict_one(&mut self, ts: Timestamp, ended: &mut dyn FnMut(Flow<A>, EndReason)) {
+        while let Some((_, key, id)) = self.timers.pop_front() {
+            if self.flows.get(&key).is_some_and(|f| f.id == id) {
+                if let Some(f) = self.flows.remove(&key) {
+                    self.evicted += 1;
+                    if self.evicted == 1 {
+                        self.weirds.push(Weird::new(
+                            ts,
+                            "flow-table-cap",
+                            format!("more than {MAX_FLOWS} live flows; oldest flows evicted early"),
+                        ));
+                    }
+                    ended(f, EndReason::Evicted);
+                }
+                return;
+            }
+        }
+    }
+
+    /// End of capture: every flow, in id order.
+    pub fn drain(&mut self, ended: &mut dyn FnMut(Flow<A>, EndReason)) {
+        let mut all: Vec<Flow<A>> = self.flows.drain().map(|(_, f)| f).collect();
+        self.timers.clear();
+        all.sort_by_key(|f| f.id);
+        for f in all {
+            ended(f, EndReason::EndOfCapture);
+        }
+    }
+}
+
+/// For a flow first seen mid-stream: true when `src` looks like the server (a well-known port
+/// talking to an ephemeral one).
+fn server_port_heuristic(src: Endpoint, dst: Endpoint) -> bool {
+    src.port < 1024 && dst.port >= 1024
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ep(s: &str, port: u16) -> Endpoint {
+        Endpoint {
+            ip: s.parse().unwrap(),
+            port,
+        }
+    }
+
+    #[test]
+    fn bidirectional_and_sequential_ids() {
+        let mut t: FlowTable<()> = FlowTable::new();
+        let mut ended = |_f: Flow<()>, _r| {};
+        let (c, s) = (ep("10.0.0.1", 40000), ep("10.0.0.2", 443));
+        let l = t.lookup(Timestamp(1), 1, c, s, 6, true, false, || (), &mut ended);
+        assert!(l.created);
+        assert_eq!(l.dir, Direction::Orig);
+        assert_eq!(l.flow.id, 0);
+        let l = t.lookup(Timestamp(2), 2, s, c, 6, false, true, || (), &mut ended);
+        assert!(!l.created);
+        assert_eq!(l.dir, Direction::Resp);
+        let l = t.lookup(Timestamp(3), 3, ep("10.0.0.1", 40001), s, 6, true, false, || (), &mut ended);
+        assert_eq!(l.flow.id, 1);
+    }
+
+    #[test]
+    fn synack_first_makes_receiver_orig() {
+        let mut t: FlowTable<()> = FlowTable::new();
+        let mut ended = |_f: Flow<()>, _r| {};
+        let (c, s) = (ep("10.0.0.1", 40000), ep("10.0.0.2", 443));
+        let l = t.lookup(Timestamp(1), 1, s, c, 6, false, true, || (), &mut ended);
+        assert_eq!(l.flow.orig, c);
+        assert_eq!(l.dir, Direction::Resp);
+    }
+
+    #[test]
+    fn idle_udp_expires_by_capture_time() {
+        let mut t: FlowTable<()> = FlowTable::new();
+        let mut n = 0;
+        let (c, s) = (ep("10.0.0.1", 5000), ep("10.0.0.2", 53));
+        t.lookup(Timestamp(0), 1, c, s, 17, false, false, || (), &mut |_, _| {});
+        t.expire(Timestamp(UDP_IDLE_NS - 1), &mut |_, _| n += 1);
+        assert_eq!(n, 0);
+        t.expire(Timestamp(UDP_IDLE_NS), &mut |_, _| n += 1);
+        assert_eq!(n, 1);
+        assert!(t.is_empty());
+    }
+}

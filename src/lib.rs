@@ -1,0 +1,10 @@
+//! lifecycle: the story of every page load in a packet capture.
+//!
+//! Stages, each importing only from those before it:
+//! `base → capture → decode → flow → reassembly → protocol → correlate → export`,
+//! with [`analyze`] driving them and `cli` (in the binary) on top.
+
+pub mod base;
+pub mod capture;
+pub mod decode;
+pub mod flow;
