@@ -121,19 +121,13 @@ mod tests {
 
     #[test]
     fn rfc3339_epoch_and_known_date() {
-        assert_eq!(
-            Timestamp(0).to_rfc3339(),
-            "1970-01-01T00:00:00.000000000Z"
-        );
+        assert_eq!(Timestamp(0).to_rfc3339(), "1970-01-01T00:00:00.000000000Z");
         // 2009-02-13T23:31:30Z = 1234567890 s
         assert_eq!(
             Timestamp(1_234_567_890_123_456_789).to_rfc3339(),
             "2009-02-13T23:31:30.123456789Z"
         );
-        assert_eq!(
-            Timestamp(-1).to_rfc3339(),
-            "1969-12-31T23:59:59.999999999Z"
-        );
+        assert_eq!(Timestamp(-1).to_rfc3339(), "1969-12-31T23:59:59.999999999Z");
     }
 
     #[test]

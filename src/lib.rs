@@ -4,7 +4,12 @@
 //! `base → capture → decode → flow → reassembly → protocol → correlate → export`,
 //! with [`analyze`] driving them and `cli` (in the binary) on top.
 
+pub mod analyze;
 pub mod base;
 pub mod capture;
+pub mod correlate;
 pub mod decode;
+pub mod export;
 pub mod flow;
+pub mod protocol;
+pub mod reassembly;

@@ -270,7 +270,18 @@ impl<'r> CaptureReader<'r> {
                 }
                 Step::Block(len, kind) => match kind {
                     Kind::Meta => {
-                        self.absorb_meta();
+                        if let Err(detail) = self.absorb_meta() {
+                            self.done = true;
+                            return Err(if self.frames == 0 {
+                                CaptureError::NotACapture { detail }
+                            } else {
+                                CaptureError::Corrupt {
+                                    frame: self.error_frame(),
+                                    offset: self.offset,
+                                    detail,
+                                }
+                            });
+                        }
                         self.consume(len);
                     }
                     Kind::Skip => {
@@ -325,16 +336,36 @@ impl<'r> CaptureReader<'r> {
         }
     }
 
-    /// Reads a header/interface block into reader state.
-    fn absorb_meta(&mut self) {
+    /// Reads a header/interface block into reader state; rejects versions we cannot read.
+    fn absorb_meta(&mut self) -> Result<(), String> {
         let Ok((_, block)) = self.inner.next() else {
-            return;
+            return Ok(());
         };
         match block {
             PcapBlockOwned::LegacyHeader(h) => {
-                self.legacy = Some((h.network.0, h.is_nanosecond_precision()));
+                if h.version_major != 2 {
+                    return Err(format!(
+                        "unsupported pcap version {}.{}",
+                        h.version_major, h.version_minor
+                    ));
+                }
+                // Bits 16-25 of the link-type field are reserved and must be zero; the top
+                // bits carry FCS information.
+                if h.network.0 as u32 & 0x03ff_0000 != 0 {
+                    return Err(format!(
+                        "pcap link-type field has reserved bits set (0x{:08x})",
+                        h.network.0 as u32
+                    ));
+                }
+                self.legacy = Some((h.network.0 & 0xffff, h.is_nanosecond_precision()));
             }
-            PcapBlockOwned::NG(Block::SectionHeader(_)) => {
+            PcapBlockOwned::NG(Block::SectionHeader(shb)) => {
+                if shb.major_version != 1 {
+                    return Err(format!(
+                        "unsupported pcapng section version {}.{}",
+                        shb.major_version, shb.minor_version
+                    ));
+                }
                 self.interfaces.clear();
             }
             PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
@@ -348,6 +379,7 @@ impl<'r> CaptureReader<'r> {
             }
             _ => {}
         }
+        Ok(())
     }
 
     /// Describes the packet/secrets block at the buffer head (not yet consumed) without

@@ -37,13 +37,11 @@ pub fn open_input(path: &Path) -> Result<(Box<dyn Read + Send>, Compression), Ca
         Compression::None => Box::new(buf),
         Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(buf)),
         Compression::Zstd => {
-            Box::new(
-                zstd::stream::read::Decoder::with_buffer(buf).map_err(|e| {
-                    CaptureError::Unreadable {
-                        detail: format!("{}: zstd: {e}", path.display()),
-                    }
-                })?,
-            )
+            Box::new(zstd::stream::read::Decoder::with_buffer(buf).map_err(|e| {
+                CaptureError::Unreadable {
+                    detail: format!("{}: zstd: {e}", path.display()),
+                }
+            })?)
         }
     };
     Ok((reader, compression))

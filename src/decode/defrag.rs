@@ -149,7 +149,9 @@ mod tests {
     fn reassembles_out_of_order() {
         let mut d = Defragmenter::default();
         assert!(d.add(Timestamp(0), key(), 8, false, b"world!!!").is_none());
-        let out = d.add(Timestamp(1), key(), 0, true, b"hello, w").unwrap_or_default();
+        let out = d
+            .add(Timestamp(1), key(), 0, true, b"hello, w")
+            .unwrap_or_default();
         assert_eq!(out.len(), 16);
         assert_eq!(&out[..8], b"hello, w");
         assert_eq!(&out[8..], b"world!!!");
@@ -161,6 +163,9 @@ mod tests {
         assert!(d.add(Timestamp(0), key(), 0, true, b"abcdefgh").is_none());
         d.expire(Timestamp(TIMEOUT_NS + 1));
         assert_eq!(d.weirds().len(), 1);
-        assert!(d.add(Timestamp(TIMEOUT_NS + 2), key(), 8, false, b"x").is_none());
+        assert!(
+            d.add(Timestamp(TIMEOUT_NS + 2), key(), 8, false, b"x")
+                .is_none()
+        );
     }
 }

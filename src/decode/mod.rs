@@ -104,7 +104,10 @@ impl Decoder {
                 Ok(p) => p,
                 Err(e) => return malformed(ts, "link-truncated", format!("ethernet: {e}")),
             },
-            linktype::RAW | linktype::RAW_ALT1 | linktype::RAW_ALT2 | linktype::IPV4
+            linktype::RAW
+            | linktype::RAW_ALT1
+            | linktype::RAW_ALT2
+            | linktype::IPV4
             | linktype::IPV6 => match LaxSlicedPacket::from_ip(data) {
                 Ok(p) => p,
                 Err(e) => return malformed(ts, "ip-malformed", format!("raw ip: {e}")),
@@ -142,10 +145,10 @@ impl Decoder {
                 return Decoded::Ignored;
             }
         };
-        self.from_sliced(ts, sliced)
+        self.sliced(ts, sliced)
     }
 
-    fn from_sliced<'a>(&'a mut self, ts: Timestamp, p: LaxSlicedPacket<'a>) -> Decoded<'a> {
+    fn sliced<'a>(&'a mut self, ts: Timestamp, p: LaxSlicedPacket<'a>) -> Decoded<'a> {
         let Some(net) = p.net else {
             if let Some((err, _)) = p.stop_err {
                 return malformed(ts, "ip-malformed", err.to_string());
@@ -407,10 +410,18 @@ mod tests {
         let mut null = 2u32.to_le_bytes().to_vec();
         null.extend_from_slice(&ip);
         let mut d = Decoder::new();
-        assert!(matches!(d.decode(&frame(linktype::NULL, &null)), Decoded::Ip(_)));
-        let mut sll2 = vec![0x08, 0x00, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0];
+        assert!(matches!(
+            d.decode(&frame(linktype::NULL, &null)),
+            Decoded::Ip(_)
+        ));
+        let mut sll2 = vec![
+            0x08, 0x00, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0,
+        ];
         sll2.extend_from_slice(&ip);
-        assert!(matches!(d.decode(&frame(linktype::LINUX_SLL2, &sll2)), Decoded::Ip(_)));
+        assert!(matches!(
+            d.decode(&frame(linktype::LINUX_SLL2, &sll2)),
+            Decoded::Ip(_)
+        ));
     }
 
     #[test]

@@ -44,9 +44,17 @@ pub struct FlowKey {
 impl FlowKey {
     pub fn new(a: Endpoint, b: Endpoint, proto: u8) -> Self {
         if a <= b {
-            FlowKey { lo: a, hi: b, proto }
+            FlowKey {
+                lo: a,
+                hi: b,
+                proto,
+            }
         } else {
-            FlowKey { lo: b, hi: a, proto }
+            FlowKey {
+                lo: b,
+                hi: a,
+                proto,
+            }
         }
     }
 }
@@ -115,7 +123,8 @@ impl<A> Default for FlowTable<A> {
         FlowTable {
             flows: FxHashMap::default(),
             timers: VecDeque::new(),
-            next_id: 0,
+            // Ids start at 1, like every other table's.
+            next_id: 1,
             weirds: Vec::new(),
             evicted: 0,
         }
@@ -149,8 +158,9 @@ impl<A> FlowTable<A> {
 
     /// Finds or creates the flow of a packet from `src` to `dst`.
     ///
-    /// `syn_only` (a SYN without ACK) on an existing closed TCP flow ends that flow and starts
-    /// a new one; `synack` on a new flow makes the receiver `orig`. `ended` receives flows that
+    /// `syn_seq` (the sequence number of a SYN without ACK) with a new ISN on an existing TCP
+    /// flow that is closed or carried data ends that flow and starts a new one (port reuse; a
+    /// retransmitted SYN keeps its ISN); `synack` on a new flow makes the receiver `orig`. `ended` receives flows that
     /// leave the table because of this packet.
     #[allow(clippy::too_many_arguments)]
     pub fn lookup(
@@ -160,16 +170,18 @@ impl<A> FlowTable<A> {
         src: Endpoint,
         dst: Endpoint,
         proto: u8,
-        syn_only: bool,
+        syn_seq: Option<u32>,
         synack: bool,
         new_app: impl FnOnce() -> A,
         ended: &mut dyn FnMut(Flow<A>, EndReason),
     ) -> Lookup<'_, A> {
         let key = FlowKey::new(src, dst, proto);
-        if syn_only
+        let syn_only = syn_seq.is_some();
+        if let Some(seq) = syn_seq
             && let Some(f) = self.flows.get(&key)
-            && f.tcp.as_ref().is_some_and(|t| t.is_closed() || t.has_data())
-            && f.tcp.as_ref().is_some_and(|t| t.is_closed() || f.orig == src)
+            && let Some(t) = f.tcp.as_ref()
+            && (t.is_closed() || (t.has_data() && f.orig == src))
+            && t.dirs[0].isn != Some(seq)
         {
             // A fresh SYN on a tuple whose connection is over (port reuse).
             if let Some(old) = self.flows.remove(&key) {
@@ -191,8 +203,13 @@ impl<A> FlowTable<A> {
                 let id = self.next_id;
                 self.next_id += 1;
                 let tcp = (proto == PROTO_TCP).then(TcpStats::default);
-                let timeout = if tcp.is_some() { TCP_IDLE_NS } else { UDP_IDLE_NS };
-                self.timers.push_back((ts.0.saturating_add(timeout), key, id));
+                let timeout = if tcp.is_some() {
+                    TCP_IDLE_NS
+                } else {
+                    UDP_IDLE_NS
+                };
+                self.timers
+                    .push_back((ts.0.saturating_add(timeout), key, id));
                 created = true;
                 v.insert(Flow {
                     id,
@@ -295,15 +312,25 @@ mod tests {
         let mut t: FlowTable<()> = FlowTable::new();
         let mut ended = |_f: Flow<()>, _r| {};
         let (c, s) = (ep("10.0.0.1", 40000), ep("10.0.0.2", 443));
-        let l = t.lookup(Timestamp(1), 1, c, s, 6, true, false, || (), &mut ended);
+        let l = t.lookup(Timestamp(1), 1, c, s, 6, Some(1), false, || (), &mut ended);
         assert!(l.created);
         assert_eq!(l.dir, Direction::Orig);
-        assert_eq!(l.flow.id, 0);
-        let l = t.lookup(Timestamp(2), 2, s, c, 6, false, true, || (), &mut ended);
+        assert_eq!(l.flow.id, 1);
+        let l = t.lookup(Timestamp(2), 2, s, c, 6, None, true, || (), &mut ended);
         assert!(!l.created);
         assert_eq!(l.dir, Direction::Resp);
-        let l = t.lookup(Timestamp(3), 3, ep("10.0.0.1", 40001), s, 6, true, false, || (), &mut ended);
-        assert_eq!(l.flow.id, 1);
+        let l = t.lookup(
+            Timestamp(3),
+            3,
+            ep("10.0.0.1", 40001),
+            s,
+            6,
+            Some(1),
+            false,
+            || (),
+            &mut ended,
+        );
+        assert_eq!(l.flow.id, 2);
     }
 
     #[test]
@@ -311,7 +338,7 @@ mod tests {
         let mut t: FlowTable<()> = FlowTable::new();
         let mut ended = |_f: Flow<()>, _r| {};
         let (c, s) = (ep("10.0.0.1", 40000), ep("10.0.0.2", 443));
-        let l = t.lookup(Timestamp(1), 1, s, c, 6, false, true, || (), &mut ended);
+        let l = t.lookup(Timestamp(1), 1, s, c, 6, None, true, || (), &mut ended);
         assert_eq!(l.flow.orig, c);
         assert_eq!(l.dir, Direction::Resp);
     }
@@ -321,7 +348,17 @@ mod tests {
         let mut t: FlowTable<()> = FlowTable::new();
         let mut n = 0;
         let (c, s) = (ep("10.0.0.1", 5000), ep("10.0.0.2", 53));
-        t.lookup(Timestamp(0), 1, c, s, 17, false, false, || (), &mut |_, _| {});
+        t.lookup(
+            Timestamp(0),
+            1,
+            c,
+            s,
+            17,
+            None,
+            false,
+            || (),
+            &mut |_, _| {},
+        );
         t.expire(Timestamp(UDP_IDLE_NS - 1), &mut |_, _| n += 1);
         assert_eq!(n, 0);
         t.expire(Timestamp(UDP_IDLE_NS), &mut |_, _| n += 1);

@@ -207,16 +207,71 @@ mod tests {
     use Direction::*;
 
     fn seg(s: &mut TcpStats, dir: Direction, t: i64, seq: u32, len: u32) -> SegmentClass {
-        s.segment(dir, Timestamp(t), seq, 0, false, true, false, false, 1000, len)
+        s.segment(
+            dir,
+            Timestamp(t),
+            seq,
+            0,
+            false,
+            true,
+            false,
+            false,
+            1000,
+            len,
+        )
     }
 
     #[test]
     fn handshake_and_rtt() {
         let mut s = TcpStats::default();
-        s.segment(Orig, Timestamp(0), 100, 0, true, false, false, false, 1000, 0);
-        s.segment(Orig, Timestamp(1_000_000_000), 100, 0, true, false, false, false, 1000, 0);
-        s.segment(Resp, Timestamp(1_040_000_000), 500, 101, true, true, false, false, 1000, 0);
-        s.segment(Orig, Timestamp(1_040_100_000), 101, 501, false, true, false, false, 1000, 0);
+        s.segment(
+            Orig,
+            Timestamp(0),
+            100,
+            0,
+            true,
+            false,
+            false,
+            false,
+            1000,
+            0,
+        );
+        s.segment(
+            Orig,
+            Timestamp(1_000_000_000),
+            100,
+            0,
+            true,
+            false,
+            false,
+            false,
+            1000,
+            0,
+        );
+        s.segment(
+            Resp,
+            Timestamp(1_040_000_000),
+            500,
+            101,
+            true,
+            true,
+            false,
+            false,
+            1000,
+            0,
+        );
+        s.segment(
+            Orig,
+            Timestamp(1_040_100_000),
+            101,
+            501,
+            false,
+            true,
+            false,
+            false,
+            1000,
+            0,
+        );
         assert_eq!(s.syn_retransmits(), 1);
         assert_eq!(s.handshake_rtt_ms(), Some(40.0));
         assert_eq!(s.established_ts, Some(Timestamp(1_040_100_000)));
@@ -225,7 +280,18 @@ mod tests {
     #[test]
     fn retransmission_vs_out_of_order() {
         let mut s = TcpStats::default();
-        s.segment(Orig, Timestamp(0), 99, 0, true, false, false, false, 1000, 0);
+        s.segment(
+            Orig,
+            Timestamp(0),
+            99,
+            0,
+            true,
+            false,
+            false,
+            false,
+            1000,
+            0,
+        );
         assert_eq!(seg(&mut s, Orig, 1, 100, 10), SegmentClass::New);
         assert_eq!(seg(&mut s, Orig, 2, 120, 10), SegmentClass::New); // hole 110..120
         assert_eq!(seg(&mut s, Orig, 3, 110, 10), SegmentClass::OutOfOrder);
@@ -238,9 +304,23 @@ mod tests {
     #[test]
     fn wraps_around() {
         let mut s = TcpStats::default();
-        s.segment(Orig, Timestamp(0), u32::MAX - 5, 0, true, false, false, false, 1000, 0);
+        s.segment(
+            Orig,
+            Timestamp(0),
+            u32::MAX - 5,
+            0,
+            true,
+            false,
+            false,
+            false,
+            1000,
+            0,
+        );
         assert_eq!(seg(&mut s, Orig, 1, u32::MAX - 4, 10), SegmentClass::New);
         assert_eq!(seg(&mut s, Orig, 2, 5, 10), SegmentClass::New);
-        assert_eq!(seg(&mut s, Orig, 3, u32::MAX - 4, 10), SegmentClass::Retransmission);
+        assert_eq!(
+            seg(&mut s, Orig, 3, u32::MAX - 4, 10),
+            SegmentClass::Retransmission
+        );
     }
 }

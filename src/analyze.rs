@@ -1,0 +1,725 @@
+//! The pipeline: drives every stage over one or more captures in a single streaming pass.
+//!
+//! `capture → decode → flow → reassembly → protocol → correlate`; the result is an
+//! [`Analysis`] holding every output table's rows. This module sits on top of all stages
+//! (only the CLI and exporters use it).
+
+use crate::base::{Direction, Timestamp, Weird};
+use crate::capture::{CaptureError, CaptureReader, Event, Frame, Secrets};
+use crate::correlate::{AnomalyRow, ConnectionRow};
+use crate::decode::{Decoded, Decoder, Packet, Transport};
+use crate::flow::{EndReason, Endpoint, Flow, FlowTable, PROTO_TCP, PROTO_UDP};
+use crate::protocol::arp::{ArpExchange, ArpTracker, parse_arp};
+use crate::protocol::dhcp::{DhcpExchange, DhcpTracker, parse_dhcp};
+use crate::protocol::dns::{self, DnsLookup, DnsTracker, TcpFramer};
+use crate::reassembly::{Reassembler, StreamEvent};
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::io::Read;
+use std::net::IpAddr;
+
+/// Anomaly rows kept per kind; beyond this they are counted in one summary row.
+pub const MAX_ANOMALIES_PER_KIND: u64 = 1000;
+/// How often (capture time) idle state is expired.
+const EXPIRE_EVERY_NS: i64 = 1_000_000_000;
+
+/// Analysis settings (from the command line).
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Quiet gap that separates navigations (ms).
+    pub idle_gap_ms: f64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            idle_gap_ms: 2000.0,
+        }
+    }
+}
+
+/// Per-capture facts for the summary.
+#[derive(Clone, Debug, Default)]
+pub struct CaptureInfo {
+    pub name: String,
+    pub frames: u64,
+    pub first_ts: Option<Timestamp>,
+    pub last_ts: Option<Timestamp>,
+    pub bytes: u64,
+    /// Set when reading stopped early.
+    pub error: Option<String>,
+    pub linktypes: Vec<i32>,
+}
+
+/// Everything the analysis found.
+#[derive(Debug, Default)]
+pub struct Analysis {
+    pub captures: Vec<CaptureInfo>,
+    pub connections: Vec<ConnectionRow>,
+    pub dns: Vec<DnsLookup>,
+    pub dhcp: Vec<DhcpExchange>,
+    pub arp: Vec<ArpExchange>,
+    pub anomalies: Vec<AnomalyRow>,
+    pub secrets: Vec<Secrets>,
+    pub frames: u64,
+    pub ip_packets: u64,
+    pub non_ip_frames: u64,
+}
+
+/// Per-flow state the pipeline keeps in the flow table.
+#[derive(Default)]
+pub struct ConnApp {
+    capture: u32,
+    /// TCP byte streams, per direction.
+    reasm: Option<Box<[Reassembler; 2]>>,
+    app: App,
+}
+
+/// What a connection carries, decided from its first payload bytes.
+#[derive(Default)]
+enum App {
+    #[default]
+    Undecided,
+    /// DNS over TCP: one framer per direction.
+    Dns(Box<[TcpFramer; 2]>),
+    /// Nothing we parse: reassembly stops.
+    Other,
+}
+
+impl ConnApp {
+    fn new(capture: u32, tcp: bool) -> Self {
+        ConnApp {
+            capture,
+            reasm: tcp.then(|| Box::new([Reassembler::new(), Reassembler::new()])),
+            app: App::Undecided,
+        }
+    }
+
+    fn protocol_name(&self) -> Option<&'static str> {
+        match self.app {
+            App::Dns(_) => Some("dns"),
+            _ => None,
+        }
+    }
+}
+
+/// Protocol trackers that live across flows.
+#[derive(Default)]
+struct Trackers {
+    dns: DnsTracker,
+    dhcp: DhcpTracker,
+    arp: ArpTracker,
+    /// Addresses that answered DNS on port 53: DNS on other ports is recognised from them.
+    resolvers: FxHashSet<IpAddr>,
+}
+
+/// A TCP segment's stream events, owned so they can outlive the reassembler borrow.
+enum OwnedEvent {
+    Data { bytes: Vec<u8>, ready_ts: Timestamp },
+    Gap,
+}
+
+/// Drives the stages.
+pub struct Analyzer {
+    opts: Options,
+    decoder: Decoder,
+    flows: FlowTable<ConnApp>,
+    trackers: Trackers,
+    out: Analysis,
+    anomaly_counts: FxHashMap<String, u64>,
+    next_expire: i64,
+    capture_idx: u32,
+    capture_names: Vec<String>,
+}
+
+impl Analyzer {
+    pub fn new(opts: Options) -> Self {
+        Analyzer {
+            opts,
+            decoder: Decoder::new(),
+            flows: FlowTable::new(),
+            trackers: Trackers::default(),
+            out: Analysis::default(),
+            anomaly_counts: FxHashMap::default(),
+            next_expire: i64::MIN,
+            capture_idx: 0,
+            capture_names: Vec::new(),
+        }
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.opts
+    }
+
+    /// Reads one whole capture. On a damaged capture, everything before the damage is kept and
+    /// the error is returned (and recorded in the capture's info).
+    pub fn feed_capture(
+        &mut self,
+        name: &str,
+        input: impl Read + Send,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<(), CaptureError> {
+        self.capture_idx = self.out.captures.len() as u32;
+        self.capture_names.push(name.to_string());
+        let mut info = CaptureInfo {
+            name: name.to_string(),
+            ..Default::default()
+        };
+        let mut reader = match CaptureReader::new(input, self.out.frames) {
+            Ok(r) => r,
+            Err(e) => {
+                info.error = Some(e.to_string());
+                self.out.captures.push(info);
+                return Err(e);
+            }
+        };
+        let result = loop {
+            match reader.next_event() {
+                Ok(Some(Event::Frame(frame))) => {
+                    info.frames += 1;
+                    info.bytes += frame.data.len() as u64;
+                    if info.first_ts.is_none_or(|t| frame.ts < t) {
+                        info.first_ts = Some(frame.ts);
+                    }
+                    if info.last_ts.is_none_or(|t| frame.ts > t) {
+                        info.last_ts = Some(frame.ts);
+                    }
+                    if !info.linktypes.contains(&frame.linktype) && info.linktypes.len() < 16 {
+                        info.linktypes.push(frame.linktype);
+                    }
+                    self.frame(&frame);
+                    if info.frames.is_multiple_of(65_536) {
+                        progress(reader.offset());
+                    }
+                }
+                Ok(Some(Event::Secrets(s))) => self.out.secrets.push(s),
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        };
+        self.out.frames = self.out.frames.max(reader.frames() + self.out.frames);
+        if reader.bad_interface > 0 {
+            self.anomaly(
+                info.last_ts.unwrap_or_default(),
+                None,
+                None,
+                "pcapng-bad-block",
+                format!(
+                    "{} packet block(s) referred to an unknown interface or were malformed",
+                    reader.bad_interface
+                ),
+            );
+        }
+        if let Err(e) = &result {
+            info.error = Some(e.to_string());
+            let (frame, kind) = match e {
+                CaptureError::Truncated { frame, .. } => (Some(*frame), "capture-truncated"),
+                CaptureError::Corrupt { frame, .. } => (Some(*frame), "capture-corrupt"),
+                _ => (None, "capture-unreadable"),
+            };
+            self.anomaly(
+                info.last_ts.unwrap_or_default(),
+                frame,
+                None,
+                kind,
+                e.to_string(),
+            );
+        }
+        self.out.captures.push(info);
+        result
+    }
+
+    fn frame(&mut self, frame: &Frame<'_>) {
+        let ts = frame.ts;
+        if ts.0 >= self.next_expire {
+            self.expire(ts);
+            self.next_expire = ts.0.saturating_add(EXPIRE_EVERY_NS);
+        }
+        let decoded = self.decoder.decode(frame);
+        match decoded {
+            Decoded::Ip(p) => {
+                self.out.ip_packets += 1;
+                // The decoder borrows `self.decoder`; copy out what we need first.
+                let mut ctx = Ctx {
+                    trackers: &mut self.trackers,
+                    out: &mut self.out,
+                    counts: &mut self.anomaly_counts,
+                    names: &self.capture_names,
+                    capture: self.capture_idx,
+                };
+                handle_ip(&mut self.flows, &mut ctx, frame, p);
+            }
+            Decoded::Arp(bytes) => {
+                self.out.non_ip_frames += 1;
+                match parse_arp(bytes) {
+                    Ok(pkt) => self.trackers.arp.packet(ts, frame.number, &pkt),
+                    Err(e) => {
+                        let w = Weird::new(ts, e.kind(), e.to_string());
+                        self.weird(Some(frame.number), None, w);
+                    }
+                }
+            }
+            Decoded::FragmentHeld => {}
+            Decoded::Ignored => self.out.non_ip_frames += 1,
+            Decoded::Malformed(w) => {
+                let w = w.clone();
+                self.weird(Some(frame.number), None, w);
+            }
+        }
+        for w in self.decoder.weirds() {
+            self.weird(Some(frame.number), None, w);
+        }
+    }
+
+    fn expire(&mut self, now: Timestamp) {
+        self.decoder.expire(now);
+        self.trackers.dns.expire(now, &mut self.out.dns);
+        self.trackers.dhcp.expire(now, &mut self.out.dhcp);
+        self.trackers.arp.expire(now, &mut self.out.arp);
+        self.tracker_weirds();
+        let mut ended: Vec<(Flow<ConnApp>, EndReason)> = Vec::new();
+        self.flows.expire(now, &mut |f, r| ended.push((f, r)));
+        for (f, r) in ended {
+            self.flow_ended(f, r);
+        }
+    }
+
+    fn flow_ended(&mut self, f: Flow<ConnApp>, _reason: EndReason) {
+        let mut ctx = Ctx {
+            trackers: &mut self.trackers,
+            out: &mut self.out,
+            counts: &mut self.anomaly_counts,
+            names: &self.capture_names,
+            capture: self.capture_idx,
+        };
+        finish_flow(&mut ctx, f);
+    }
+
+    fn tracker_weirds(&mut self) {
+        let mut ws = self.trackers.dns.weirds();
+        ws.extend(self.trackers.dhcp.weirds());
+        ws.extend(self.trackers.arp.weirds());
+        for w in ws {
+            self.weird(None, None, w);
+        }
+    }
+
+    fn weird(&mut self, frame: Option<u64>, conn: Option<u64>, w: Weird) {
+        self.anomaly(w.ts, frame, conn, w.kind, w.detail);
+    }
+
+    fn anomaly(
+        &mut self,
+        ts: Timestamp,
+        frame: Option<u64>,
+        conn: Option<u64>,
+        kind: &str,
+        detail: String,
+    ) {
+        push_anomaly(
+            &mut self.out,
+            &mut self.anomaly_counts,
+            ts,
+            frame,
+            conn,
+            kind,
+            detail,
+        );
+    }
+
+    /// Ends the analysis: flushes every live flow and pending protocol state.
+    pub fn finish(mut self) -> Analysis {
+        let mut ended: Vec<(Flow<ConnApp>, EndReason)> = Vec::new();
+        self.flows.drain(&mut |f, r| ended.push((f, r)));
+        for (f, r) in ended {
+            self.flow_ended(f, r);
+        }
+        for w in self.flows.weirds() {
+            self.weird(None, None, w);
+        }
+        self.trackers.dns.finish(&mut self.out.dns);
+        self.trackers.dhcp.finish(&mut self.out.dhcp);
+        self.trackers.arp.finish(&mut self.out.arp);
+        self.tracker_weirds();
+        // Suppressed anomalies: one summary row per kind.
+        let mut over: Vec<(String, u64)> = self
+            .anomaly_counts
+            .iter()
+            .filter(|(_, n)| **n > MAX_ANOMALIES_PER_KIND)
+            .map(|(k, n)| (k.clone(), *n))
+            .collect();
+        over.sort();
+        let end = self
+            .out
+            .captures
+            .iter()
+            .filter_map(|c| c.last_ts)
+            .max()
+            .unwrap_or_default();
+        for (kind, n) in over {
+            self.out.anomalies.push(AnomalyRow {
+                time: end,
+                frame: None,
+                connection_id: None,
+                kind: "anomalies-suppressed".into(),
+                detail: format!(
+                    "{} more '{kind}' anomalies not listed (cap {MAX_ANOMALIES_PER_KIND} per kind)",
+                    n - MAX_ANOMALIES_PER_KIND
+                ),
+            });
+        }
+        let mut out = self.out;
+        out.connections.sort_by_key(|c| c.connection_id);
+        out.anomalies.sort_by_key(|a| (a.time, a.frame));
+        out
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn push_anomaly(
+    out: &mut Analysis,
+    counts: &mut FxHashMap<String, u64>,
+    ts: Timestamp,
+    frame: Option<u64>,
+    conn: Option<u64>,
+    kind: &str,
+    detail: String,
+) {
+    let n = counts.entry(kind.to_string()).or_insert(0);
+    *n += 1;
+    if *n <= MAX_ANOMALIES_PER_KIND {
+        out.anomalies.push(AnomalyRow {
+            time: ts,
+            frame,
+            connection_id: conn,
+            kind: kind.to_string(),
+            detail,
+        });
+    }
+}
+
+/// Borrowed pipeline state for the per-packet functions.
+struct Ctx<'a> {
+    trackers: &'a mut Trackers,
+    out: &'a mut Analysis,
+    counts: &'a mut FxHashMap<String, u64>,
+    names: &'a [String],
+    capture: u32,
+}
+
+impl Ctx<'_> {
+    fn weird(&mut self, frame: Option<u64>, conn: Option<u64>, w: Weird) {
+        push_anomaly(self.out, self.counts, w.ts, frame, conn, w.kind, w.detail);
+    }
+}
+
+fn handle_ip(flows: &mut FlowTable<ConnApp>, ctx: &mut Ctx<'_>, frame: &Frame<'_>, p: Packet<'_>) {
+    let ts = frame.ts;
+    let capture = ctx.capture;
+    let mut ended: Vec<(Flow<ConnApp>, EndReason)> = Vec::new();
+    match p.transport {
+        Transport::Tcp(seg) => {
+            let src = Endpoint {
+                ip: p.src,
+                port: seg.src_port,
+            };
+            let dst = Endpoint {
+                ip: p.dst,
+                port: seg.dst_port,
+            };
+            let syn_seq = (seg.flags.syn && !seg.flags.ack).then_some(seg.seq);
+            let synack = seg.flags.syn && seg.flags.ack;
+            let l = flows.lookup(
+                ts,
+                frame.number,
+                src,
+                dst,
+                PROTO_TCP,
+                syn_seq,
+                synack,
+                || ConnApp::new(capture, true),
+                &mut |f, r| ended.push((f, r)),
+            );
+            let dir = l.dir;
+            let f = l.flow;
+            f.packets[dir.idx()] += 1;
+            f.frame_bytes[dir.idx()] += frame.orig_len as u64;
+            f.payload_bytes[dir.idx()] += seg.payload.len() as u64 + seg.missing as u64;
+            if let Some(t) = f.tcp.as_mut() {
+                t.segment(
+                    dir,
+                    ts,
+                    seg.seq,
+                    seg.ack,
+                    seg.flags.syn,
+                    seg.flags.ack,
+                    seg.flags.fin,
+                    seg.flags.rst,
+                    seg.window,
+                    seg.payload.len() as u32 + seg.missing,
+                );
+            }
+            tcp_stream(ctx, f, dir, ts, &seg);
+        }
+        Transport::Udp {
+            src_port,
+            dst_port,
+            payload,
+        } => {
+            let src = Endpoint {
+                ip: p.src,
+                port: src_port,
+            };
+            let dst = Endpoint {
+                ip: p.dst,
+                port: dst_port,
+            };
+            let l = flows.lookup(
+                ts,
+                frame.number,
+                src,
+                dst,
+                PROTO_UDP,
+                None,
+                false,
+                || ConnApp::new(capture, false),
+                &mut |f, r| ended.push((f, r)),
+            );
+            let dir = l.dir;
+            let f = l.flow;
+            f.packets[dir.idx()] += 1;
+            f.frame_bytes[dir.idx()] += frame.orig_len as u64;
+            f.payload_bytes[dir.idx()] += payload.len() as u64;
+            let conn = f.id;
+            udp_payload(ctx, conn, frame, src, dst, payload);
+        }
+        Transport::Other(_) => {}
+    }
+    for (f, _) in ended {
+        finish_flow(ctx, f);
+    }
+}
+
+/// Known UDP protocols: DNS (port 53, or any port from a known resolver) and DHCP.
+fn udp_payload(
+    ctx: &mut Ctx<'_>,
+    conn: u64,
+    frame: &Frame<'_>,
+    src: Endpoint,
+    dst: Endpoint,
+    payload: &[u8],
+) {
+    let ts = frame.ts;
+    let dsrc = dns::Endpoint {
+        ip: src.ip,
+        port: src.port,
+    };
+    let ddst = dns::Endpoint {
+        ip: dst.ip,
+        port: dst.port,
+    };
+    let dhcp_ports = matches!((src.port, dst.port), (67, 68) | (68, 67) | (67, 67));
+    if dhcp_ports {
+        match parse_dhcp(payload) {
+            Ok(m) => ctx.trackers.dhcp.message(ts, frame.number, &m),
+            Err(e) => ctx.weird(
+                Some(frame.number),
+                Some(conn),
+                Weird::new(ts, e.kind(), e.to_string()),
+            ),
+        }
+        return;
+    }
+    if dns::is_multicast_dns(&dsrc, &ddst) {
+        return;
+    }
+    let port53 = src.port == 53 || dst.port == 53;
+    let from_resolver =
+        ctx.trackers.resolvers.contains(&src.ip) || ctx.trackers.resolvers.contains(&dst.ip);
+    if !(port53 || (from_resolver && dns::looks_like_dns(payload))) {
+        return;
+    }
+    match dns::parse_message(payload) {
+        Ok(m) => {
+            if m.is_response && src.port == 53 && ctx.trackers.resolvers.len() < 1024 {
+                ctx.trackers.resolvers.insert(src.ip);
+            }
+            ctx.trackers
+                .dns
+                .message(ts, frame.number, dsrc, ddst, dns::Transport::Udp, &m);
+        }
+        Err(e) => ctx.weird(
+            Some(frame.number),
+            Some(conn),
+            Weird::new(ts, e.kind(), e.to_string()),
+        ),
+    }
+}
+
+/// Feeds a TCP segment through reassembly into the connection's protocol parser.
+fn tcp_stream(
+    ctx: &mut Ctx<'_>,
+    f: &mut Flow<ConnApp>,
+    dir: Direction,
+    ts: Timestamp,
+    seg: &crate::decode::TcpSegment<'_>,
+) {
+    if matches!(f.app.app, App::Other) {
+        return;
+    }
+    let Some(reasm) = f.app.reasm.as_mut() else {
+        return;
+    };
+    let mut events: Vec<OwnedEvent> = Vec::new();
+    {
+        let mut sink = |ev: StreamEvent<'_>| match ev {
+            StreamEvent::Data {
+                bytes, ready_ts, ..
+            } => events.push(OwnedEvent::Data {
+                bytes: bytes.to_vec(),
+                ready_ts,
+            }),
+            StreamEvent::Gap { .. } => events.push(OwnedEvent::Gap),
+            StreamEvent::Fin { .. } | StreamEvent::Rst { .. } => {}
+        };
+        let [o, r] = &mut **reasm;
+        let (this, other) = match dir {
+            Direction::Orig => (o, r),
+            Direction::Resp => (r, o),
+        };
+        if seg.flags.syn {
+            this.syn(seg.seq);
+        } else {
+            this.segment(
+                ts,
+                seg.seq,
+                seg.payload,
+                seg.flags.fin,
+                seg.flags.rst,
+                &mut sink,
+            );
+        }
+        if seg.flags.ack {
+            let mut other_sink = |_ev: StreamEvent<'_>| {};
+            other.peer_ack(ts, seg.ack, &mut other_sink);
+        }
+    }
+    let conn = f.id;
+    for w in reasm.iter_mut().flat_map(|r| r.weirds()) {
+        ctx.weird(None, Some(conn), w);
+    }
+    for ev in events {
+        deliver(ctx, f, dir, ev);
+    }
+}
+
+/// One in-order piece of a stream to the connection's parser.
+fn deliver(ctx: &mut Ctx<'_>, f: &mut Flow<ConnApp>, dir: Direction, ev: OwnedEvent) {
+    if matches!(f.app.app, App::Undecided) {
+        let OwnedEvent::Data { bytes, .. } = &ev else {
+            return;
+        };
+        f.app.app = if f.resp.port == 53 || f.orig.port == 53 {
+            App::Dns(Box::new([TcpFramer::new(), TcpFramer::new()]))
+        } else {
+            let _ = bytes;
+            App::Other
+        };
+        if matches!(f.app.app, App::Other) {
+            f.app.reasm = None;
+            return;
+        }
+    }
+    let (client, server) = (f.orig, f.resp);
+    match (&mut f.app.app, ev) {
+        (App::Dns(framers), OwnedEvent::Data { bytes, ready_ts }) => {
+            let (src, dst) = match dir {
+                Direction::Orig => (client, server),
+                Direction::Resp => (server, client),
+            };
+            let mut msgs: Vec<(Timestamp, Vec<u8>)> = Vec::new();
+            framers[dir.idx()].push(ready_ts, &bytes, &mut |t, m| msgs.push((t, m.to_vec())));
+            for (t, m) in msgs {
+                match dns::parse_message(&m) {
+                    Ok(msg) => ctx.trackers.dns.message(
+                        t,
+                        f.first_frame,
+                        dns::Endpoint {
+                            ip: src.ip,
+                            port: src.port,
+                        },
+                        dns::Endpoint {
+                            ip: dst.ip,
+                            port: dst.port,
+                        },
+                        dns::Transport::Tcp,
+                        &msg,
+                    ),
+                    Err(e) => ctx.weird(None, Some(f.id), Weird::new(t, e.kind(), e.to_string())),
+                }
+            }
+        }
+        (App::Dns(framers), OwnedEvent::Gap) => framers[dir.idx()].gap(),
+        _ => {}
+    }
+}
+
+/// A flow left the table: flush its streams and emit its connection row.
+fn finish_flow(ctx: &mut Ctx<'_>, mut f: Flow<ConnApp>) {
+    if let Some(mut reasm) = f.app.reasm.take() {
+        for dir in [Direction::Orig, Direction::Resp] {
+            let mut events: Vec<OwnedEvent> = Vec::new();
+            reasm[dir.idx()].flush(f.last_ts, &mut |ev| match ev {
+                StreamEvent::Data {
+                    bytes, ready_ts, ..
+                } => events.push(OwnedEvent::Data {
+                    bytes: bytes.to_vec(),
+                    ready_ts,
+                }),
+                StreamEvent::Gap { .. } => events.push(OwnedEvent::Gap),
+                _ => {}
+            });
+            for ev in events {
+                deliver(ctx, &mut f, dir, ev);
+            }
+        }
+    }
+    let row = connection_row(&f, ctx.names);
+    ctx.out.connections.push(row);
+}
+
+/// Builds the `connections` row of a finished flow.
+fn connection_row(f: &Flow<ConnApp>, names: &[String]) -> ConnectionRow {
+    let tcp = f.tcp.as_ref();
+    ConnectionRow {
+        connection_id: f.id,
+        transport: if tcp.is_some() { "tcp" } else { "udp" },
+        client_ip: Some(f.orig.ip),
+        client_port: f.orig.port,
+        server_ip: Some(f.resp.ip),
+        server_port: f.resp.port,
+        start_time: f.first_ts,
+        established_time: tcp.and_then(|t| t.established_ts),
+        end_time: f.last_ts,
+        handshake_rtt_ms: tcp.and_then(|t| t.handshake_rtt_ms()),
+        syn_retransmits: tcp.map(|t| t.syn_retransmits()),
+        syn_seen: tcp.is_some_and(|t| t.syn_count > 0),
+        close: tcp.map(|t| t.close_kind()),
+        bytes_orig: f.frame_bytes[0],
+        bytes_resp: f.frame_bytes[1],
+        packets_orig: f.packets[0],
+        packets_resp: f.packets[1],
+        payload_orig: f.payload_bytes[0],
+        payload_resp: f.payload_bytes[1],
+        retransmits_orig: tcp.map(|t| t.dirs[0].retransmits),
+        retransmits_resp: tcp.map(|t| t.dirs[1].retransmits),
+        out_of_order: tcp.map(|t| t.dirs[0].out_of_order + t.dirs[1].out_of_order),
+        zero_window: tcp.map(|t| t.dirs[0].zero_window + t.dirs[1].zero_window),
+        first_frame: f.first_frame,
+        app_protocol: f.app.protocol_name(),
+        capture: names
+            .get(f.app.capture as usize)
+            .cloned()
+            .unwrap_or_default(),
+        ..Default::default()
+    }
+}

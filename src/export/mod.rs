@@ -1,0 +1,215 @@
+//! Exporters: the tables of SPEC.md as CSV (Parquet and JSON come with the exports work), and
+//! the human report on standard output.
+//!
+//! Imports `base`, `correlate` (rows) and `analyze` (the finished [`Analysis`]).
+
+pub mod csv;
+pub mod report;
+pub mod table;
+
+use crate::analyze::Analysis;
+use crate::correlate::{AnomalyRow, ConnectionRow};
+use crate::protocol::arp::{ArpExchange, format_mac};
+use crate::protocol::dhcp::DhcpExchange;
+use crate::protocol::dns::{self, DnsLookup};
+use std::fs;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+use table::{Table, TableBuilder};
+
+/// Output formats for `--out`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Parquet,
+    Json,
+}
+
+impl Format {
+    pub fn ext(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Parquet => "parquet",
+            Format::Json => "json",
+        }
+    }
+}
+
+pub fn connections_table(rows: &[ConnectionRow]) -> Table {
+    TableBuilder::new("connections", rows)
+        .int("connection_id", |r| Some(r.connection_id as i64))
+        .str("transport", |r| Some(r.transport.to_string()))
+        .str("client_ip", |r| r.client_ip.map(|i| i.to_string()))
+        .int("client_port", |r| Some(r.client_port as i64))
+        .str("server_ip", |r| r.server_ip.map(|i| i.to_string()))
+        .int("server_port", |r| Some(r.server_port as i64))
+        .time("start_time", |r| Some(r.start_time))
+        .time("established_time", |r| r.established_time)
+        .time("end_time", |r| Some(r.end_time))
+        .float("handshake_rtt_ms", |r| r.handshake_rtt_ms)
+        .int("syn_retransmits", |r| r.syn_retransmits.map(i64::from))
+        .bool("syn_seen", |r| Some(r.syn_seen))
+        .str("close", |r| r.close.map(str::to_string))
+        .int("bytes_orig", |r| Some(r.bytes_orig as i64))
+        .int("bytes_resp", |r| Some(r.bytes_resp as i64))
+        .int("packets_orig", |r| Some(r.packets_orig as i64))
+        .int("packets_resp", |r| Some(r.packets_resp as i64))
+        .int("retransmits_orig", |r| r.retransmits_orig.map(|x| x as i64))
+        .int("retransmits_resp", |r| r.retransmits_resp.map(|x| x as i64))
+        .int("out_of_order", |r| r.out_of_order.map(|x| x as i64))
+        .int("zero_window", |r| r.zero_window.map(|x| x as i64))
+        .str("sni", |r| r.sni.clone())
+        .str("alpn", |r| r.alpn.clone())
+        .str("tls_version", |r| r.tls_version.clone())
+        .str("tls_cipher", |r| r.tls_cipher.clone())
+        .bool("tls_resumed", |r| r.tls_resumed)
+        .float("tls_handshake_ms", |r| r.tls_handshake_ms)
+        .int("requests", |r| Some(r.requests as i64))
+        .int("navigation_id", |r| r.navigation_id.map(|x| x as i64))
+        .int("payload_orig", |r| Some(r.payload_orig as i64))
+        .int("payload_resp", |r| Some(r.payload_resp as i64))
+        .str("app_protocol", |r| r.app_protocol.map(str::to_string))
+        .int("first_frame", |r| Some(r.first_frame as i64))
+        .str("capture", |r| Some(r.capture.clone()))
+        .build()
+}
+
+pub fn anomalies_table(rows: &[AnomalyRow]) -> Table {
+    TableBuilder::new("anomalies", rows)
+        .time("time", |r| Some(r.time))
+        .int("frame", |r| r.frame.map(|x| x as i64))
+        .int("connection_id", |r| r.connection_id.map(|x| x as i64))
+        .str("kind", |r| Some(r.kind.clone()))
+        .str("detail", |r| Some(r.detail.clone()))
+        .build()
+}
+
+/// `dns` rows; `dns_id` is the row's position (rows are in query order).
+pub fn dns_table(rows: &[DnsLookup]) -> Table {
+    let ids: Vec<(usize, &DnsLookup)> = rows.iter().enumerate().collect();
+    TableBuilder::new("dns", &ids)
+        .int("dns_id", |(i, _)| Some(*i as i64 + 1))
+        .time("query_time", |(_, r)| {
+            (!r.unsolicited).then_some(r.query_time)
+        })
+        .time("response_time", |(_, r)| r.response_time)
+        .float("latency_ms", |(_, r)| r.latency_ms)
+        .str("client_ip", |(_, r)| Some(r.client_ip.to_string()))
+        .str("server_ip", |(_, r)| Some(r.server_ip.to_string()))
+        .str("transport", |(_, r)| Some(r.transport.as_str().to_string()))
+        .int("txid", |(_, r)| Some(r.txid as i64))
+        .str("qname", |(_, r)| Some(r.qname.clone()))
+        .str("qtype", |(_, r)| {
+            Some(dns::qtype_name(r.qtype).into_owned())
+        })
+        .str("rcode", |(_, r)| {
+            r.rcode.map(|c| dns::rcode_name(c).into_owned())
+        })
+        .list("answers", |(_, r)| {
+            r.answers.iter().map(|a| a.to_string()).collect()
+        })
+        .int("min_ttl", |(_, r)| r.min_ttl.map(i64::from))
+        .int("retransmits", |(_, r)| Some(r.retransmits as i64))
+        .int("navigation_id", |_| None)
+        .int("client_port", |(_, r)| Some(r.client_port as i64))
+        .int("server_port", |(_, r)| Some(r.server_port as i64))
+        .list("addresses", |(_, r)| {
+            r.addresses.iter().map(|a| a.to_string()).collect()
+        })
+        .list("cnames", |(_, r)| r.cnames.clone())
+        .bool("truncated", |(_, r)| Some(r.truncated))
+        .bool("unsolicited", |(_, r)| Some(r.unsolicited))
+        .int("query_frame", |(_, r)| Some(r.query_frame as i64))
+        .int("response_frame", |(_, r)| {
+            r.response_frame.map(|x| x as i64)
+        })
+        .build()
+}
+
+pub fn dhcp_table(rows: &[DhcpExchange]) -> Table {
+    let ips = |v: &[std::net::Ipv4Addr]| v.iter().map(|i| i.to_string()).collect::<Vec<_>>();
+    TableBuilder::new("dhcp", rows)
+        .int("dhcp_id", |r| Some(r.dhcp_id as i64))
+        .str("client_mac", |r| Some(r.client_mac_string()))
+        .int("xid", |r| Some(r.xid as i64))
+        .time("discover_time", |r| r.discover_time)
+        .time("offer_time", |r| r.offer_time)
+        .time("request_time", |r| r.request_time)
+        .time("ack_time", |r| r.ack_time)
+        .str("assigned_ip", |r| r.assigned_ip.map(|i| i.to_string()))
+        .str("server_ip", |r| r.server_ip.map(|i| i.to_string()))
+        .str("router", |r| r.router.first().map(|i| i.to_string()))
+        .list("dns_servers", |r| ips(&r.dns_servers))
+        .int("lease_s", |r| r.lease_s.map(i64::from))
+        .float("total_ms", |r| Some(r.total_ms))
+        .time("nak_time", |r| r.nak_time)
+        .time("decline_time", |r| r.decline_time)
+        .time("release_time", |r| r.release_time)
+        .time("inform_time", |r| r.inform_time)
+        .str("requested_ip", |r| r.requested_ip.map(|i| i.to_string()))
+        .str("hostname", |r| r.hostname.clone())
+        .int("messages", |r| Some(r.messages as i64))
+        .int("discover_retransmits", |r| {
+            Some(r.discover_retransmits as i64)
+        })
+        .int("request_retransmits", |r| {
+            Some(r.request_retransmits as i64)
+        })
+        .int("first_frame", |r| Some(r.first_frame as i64))
+        .build()
+}
+
+pub fn arp_table(rows: &[ArpExchange]) -> Table {
+    TableBuilder::new("arp", rows)
+        .int("arp_id", |r| Some(r.arp_id as i64))
+        .time("request_time", |r| r.request_time)
+        .time("reply_time", |r| r.reply_time)
+        .float("latency_ms", |r| r.latency_ms)
+        .str("sender_ip", |r| Some(r.sender_ip.to_string()))
+        .str("sender_mac", |r| Some(format_mac(&r.sender_mac)))
+        .str("target_ip", |r| Some(r.target_ip.to_string()))
+        .str("target_mac", |r| r.target_mac.map(|m| format_mac(&m)))
+        .bool("gratuitous", |r| Some(r.gratuitous))
+        .int("retransmits", |r| Some(r.retransmits as i64))
+        .int("request_frame", |r| r.request_frame.map(|x| x as i64))
+        .int("reply_frame", |r| r.reply_frame.map(|x| x as i64))
+        .build()
+}
+
+/// Every table of the analysis.
+pub fn tables(a: &Analysis) -> Vec<Table> {
+    vec![
+        connections_table(&a.connections),
+        dns_table(&a.dns),
+        dhcp_table(&a.dhcp),
+        arp_table(&a.arp),
+        anomalies_table(&a.anomalies),
+    ]
+}
+
+/// Writes every table as `DIR/<table>.<ext>`, each atomically (temporary name, then rename).
+pub fn write_tables(a: &Analysis, dir: &Path, format: Format) -> io::Result<Vec<String>> {
+    fs::create_dir_all(dir)?;
+    let mut written = Vec::new();
+    for t in tables(a) {
+        let path = dir.join(format!("{}.{}", t.name, format.ext()));
+        let tmp = dir.join(format!(".{}.{}.tmp", t.name, format.ext()));
+        {
+            let f = fs::File::create(&tmp)?;
+            let mut w = BufWriter::new(f);
+            match format {
+                Format::Csv => csv::write_csv(&t, &mut w)?,
+                Format::Parquet | Format::Json => {
+                    return Err(io::Error::other(format!(
+                        "{} output is not available yet",
+                        format.ext()
+                    )));
+                }
+            }
+            w.flush()?;
+        }
+        fs::rename(&tmp, &path)?;
+        written.push(path.display().to_string());
+    }
+    Ok(written)
+}

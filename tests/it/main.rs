@@ -1,0 +1,5 @@
+//! One integration-test binary, a module per theme (as ripgrep does).
+
+mod cli;
+mod golden_conv;
+mod util;
