@@ -6,12 +6,15 @@
 
 use crate::base::{Direction, Timestamp, Weird};
 use crate::capture::{CaptureError, CaptureReader, Event, Frame, Secrets};
-use crate::correlate::{AnomalyRow, ConnectionRow};
+use crate::correlate::ConnOutcome;
+use crate::correlate::{AnomalyRow, ConnectionRow, NavigationRow, RequestRow};
 use crate::decode::{Decoded, Decoder, Packet, Transport};
 use crate::flow::{EndReason, Endpoint, Flow, FlowTable, PROTO_TCP, PROTO_UDP};
 use crate::protocol::arp::{ArpExchange, ArpTracker, parse_arp};
 use crate::protocol::dhcp::{DhcpExchange, DhcpTracker, parse_dhcp};
 use crate::protocol::dns::{self, DnsLookup, DnsTracker, TcpFramer};
+use crate::protocol::http::{self, Http1Conn, HttpTransaction};
+use crate::protocol::tls::{self, TlsConn, TlsRecord};
 use crate::reassembly::{Reassembler, StreamEvent};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::io::Read;
@@ -60,6 +63,10 @@ pub struct Analysis {
     pub arp: Vec<ArpExchange>,
     pub anomalies: Vec<AnomalyRow>,
     pub secrets: Vec<Secrets>,
+    /// What each finished TCP connection carried, for the correlator.
+    pub outcomes: Vec<ConnOutcome>,
+    pub requests: Vec<RequestRow>,
+    pub navigations: Vec<NavigationRow>,
     pub frames: u64,
     pub ip_packets: u64,
     pub non_ip_frames: u64,
@@ -81,6 +88,8 @@ enum App {
     Undecided,
     /// DNS over TCP: one framer per direction.
     Dns(Box<[TcpFramer; 2]>),
+    Tls(Box<TlsConn>, Vec<TlsRecord>),
+    Http(Box<Http1Conn>, Vec<HttpTransaction>),
     /// Nothing we parse: reassembly stops.
     Other,
 }
@@ -97,6 +106,8 @@ impl ConnApp {
     fn protocol_name(&self) -> Option<&'static str> {
         match self.app {
             App::Dns(_) => Some("dns"),
+            App::Tls(..) => Some("tls"),
+            App::Http(..) => Some("http"),
             _ => None,
         }
     }
@@ -369,6 +380,19 @@ impl Analyzer {
         }
         let mut out = self.out;
         out.connections.sort_by_key(|c| c.connection_id);
+        out.outcomes.sort_by_key(|c| c.connection_id);
+        let (requests, navigations) = crate::correlate::correlate(
+            &out.outcomes,
+            &out.dns,
+            &mut out.connections,
+            self.opts.idle_gap_ms,
+        );
+        out.requests = requests;
+        out.navigations = navigations;
+        // Per-connection raw material is not needed once requests exist.
+        for o in out.outcomes.iter_mut() {
+            o.records = Vec::new();
+        }
         out.anomalies.sort_by_key(|a| (a.time, a.frame));
         out
     }
@@ -620,8 +644,15 @@ fn deliver(ctx: &mut Ctx<'_>, f: &mut Flow<ConnApp>, dir: Direction, ev: OwnedEv
         };
         f.app.app = if f.resp.port == 53 || f.orig.port == 53 {
             App::Dns(Box::new([TcpFramer::new(), TcpFramer::new()]))
+        } else if dir == Direction::Orig && tls::looks_like_tls_client_hello(bytes) {
+            App::Tls(Box::new(TlsConn::new()), Vec::new())
+        } else if dir == Direction::Orig && http::looks_like_http_request(bytes) {
+            App::Http(Box::default(), Vec::new())
+        } else if dir == Direction::Resp && (f.resp.port == 443 || f.resp.port == 80) {
+            // The server spoke first or the client's first bytes were lost: wait for the
+            // client's bytes only on web ports; elsewhere give up.
+            return;
         } else {
-            let _ = bytes;
             App::Other
         };
         if matches!(f.app.app, App::Other) {
@@ -659,6 +690,26 @@ fn deliver(ctx: &mut Ctx<'_>, f: &mut Flow<ConnApp>, dir: Direction, ev: OwnedEv
             }
         }
         (App::Dns(framers), OwnedEvent::Gap) => framers[dir.idx()].gap(),
+        (App::Tls(conn, records), ev) => {
+            match ev {
+                OwnedEvent::Data { bytes, ready_ts } => conn.data(dir, ready_ts, &bytes),
+                OwnedEvent::Gap => conn.gap(dir, 0, f.last_ts),
+            }
+            conn.drain_records(records);
+            for w in conn.weirds() {
+                ctx.weird(None, Some(f.id), w);
+            }
+        }
+        (App::Http(conn, txs), ev) => {
+            match ev {
+                OwnedEvent::Data { bytes, ready_ts } => conn.data(dir, ready_ts, ready_ts, &bytes),
+                OwnedEvent::Gap => conn.gap(dir, 0, f.last_ts),
+            }
+            conn.drain(txs);
+            for w in conn.weirds() {
+                ctx.weird(None, Some(f.id), w);
+            }
+        }
         _ => {}
     }
 }
@@ -683,8 +734,43 @@ fn finish_flow(ctx: &mut Ctx<'_>, mut f: Flow<ConnApp>) {
             }
         }
     }
-    let row = connection_row(&f, ctx.names);
+    let mut row = connection_row(&f, ctx.names);
+    let mut outcome = ConnOutcome::new(&f);
+    match std::mem::take(&mut f.app.app) {
+        App::Tls(mut conn, mut records) => {
+            conn.drain_records(&mut records);
+            for w in conn.weirds() {
+                ctx.weird(None, Some(f.id), w);
+            }
+            let s = conn.summary().clone();
+            row.sni = s.sni.clone();
+            row.alpn = s.alpn.clone();
+            row.tls_version = s.version.map(|v| tls::version_name(v).to_string());
+            row.tls_cipher = s.cipher_name.clone();
+            row.tls_resumed = s.resumed;
+            row.tls_handshake_ms = match (s.handshake_done_ts, row.established_time) {
+                (Some(done), Some(est)) => Some(done.ms_since(est)),
+                _ => None,
+            };
+            outcome.tls = Some(s);
+            outcome.records = records;
+        }
+        App::Http(mut conn, mut txs) => {
+            conn.close(Direction::Orig, f.last_ts);
+            conn.close(Direction::Resp, f.last_ts);
+            conn.drain(&mut txs);
+            conn.finish(f.last_ts, &mut txs);
+            for w in conn.weirds() {
+                ctx.weird(None, Some(f.id), w);
+            }
+            outcome.http = txs;
+        }
+        _ => {}
+    }
     ctx.out.connections.push(row);
+    if f.tcp.is_some() {
+        ctx.out.outcomes.push(outcome);
+    }
 }
 
 /// Builds the `connections` row of a finished flow.

@@ -1,8 +1,435 @@
-//! Correlation: protocol records → connections, requests and navigations; cold/warm labels;
-//! why-slow findings.
+//! Correlation: protocol records → requests (with SPEC.md's phases) → navigations; cold/warm
+//! labels; why-slow findings.
+//!
+//! Per connection, [`ConnOutcome`] keeps what the parsers found (HTTP transactions, or TLS
+//! application-data records when the content is encrypted). [`correlate`] turns all outcomes
+//! and DNS lookups into request and navigation rows and fills the join columns.
 //!
 //! Imports `base`, `flow`, `protocol`; never the capture reader or exporters.
 
+mod findings;
 pub mod rows;
 
-pub use rows::{AnomalyRow, ConnectionRow};
+use crate::base::{Direction, Timestamp};
+use crate::flow::{Endpoint, Flow};
+use crate::protocol::dns::DnsLookup;
+use crate::protocol::http::HttpTransaction;
+use crate::protocol::tls::{CT_APPLICATION_DATA, TlsRecord, TlsSummary};
+use std::collections::BTreeMap;
+
+pub use findings::Finding;
+pub use rows::{AnomalyRow, ConnectionRow, NavigationRow, RequestRow};
+
+/// What one finished TCP connection carried.
+#[derive(Debug, Clone)]
+pub struct ConnOutcome {
+    pub connection_id: u64,
+    pub client: Endpoint,
+    pub server: Endpoint,
+    pub first_ts: Timestamp,
+    pub last_ts: Timestamp,
+    pub syn_ts: Option<Timestamp>,
+    pub syn_retransmits: u32,
+    pub established_ts: Option<Timestamp>,
+    pub rtt_ms: Option<f64>,
+    pub retransmits_resp: u64,
+    pub retransmits_orig: u64,
+    pub zero_window: u64,
+    pub tls: Option<TlsSummary>,
+    pub records: Vec<TlsRecord>,
+    pub http: Vec<HttpTransaction>,
+}
+
+impl ConnOutcome {
+    pub fn new<A>(f: &Flow<A>) -> Self {
+        let t = f.tcp.as_ref();
+        ConnOutcome {
+            connection_id: f.id,
+            client: f.orig,
+            server: f.resp,
+            first_ts: f.first_ts,
+            last_ts: f.last_ts,
+            syn_ts: t.and_then(|t| t.syn_ts),
+            syn_retransmits: t.map(|t| t.syn_retransmits()).unwrap_or(0),
+            established_ts: t.and_then(|t| t.established_ts),
+            rtt_ms: t.and_then(|t| t.handshake_rtt_ms()),
+            retransmits_resp: t.map(|t| t.dirs[1].retransmits).unwrap_or(0),
+            retransmits_orig: t.map(|t| t.dirs[0].retransmits).unwrap_or(0),
+            zero_window: t
+                .map(|t| t.dirs[0].zero_window + t.dirs[1].zero_window)
+                .unwrap_or(0),
+            tls: None,
+            records: Vec::new(),
+            http: Vec::new(),
+        }
+    }
+}
+
+/// One request/response exchange before phases are computed.
+#[derive(Debug, Clone)]
+struct Exchange {
+    req_first: Timestamp,
+    req_last: Timestamp,
+    resp_first: Option<Timestamp>,
+    resp_last: Option<Timestamp>,
+    request_bytes: u64,
+    response_bytes: u64,
+    method: Option<String>,
+    url: Option<String>,
+    host: Option<String>,
+    status: Option<u16>,
+    http_version: Option<String>,
+    sec_fetch_mode: Option<String>,
+    sec_fetch_dest: Option<String>,
+    referer: Option<String>,
+    location: Option<String>,
+}
+
+/// Exchanges of a connection from its HTTP transactions.
+fn http_exchanges(c: &ConnOutcome) -> Vec<Exchange> {
+    c.http
+        .iter()
+        .map(|t| Exchange {
+            req_first: t.req_first_ts,
+            req_last: t.req_last_ts,
+            resp_first: t.resp_first_ts,
+            resp_last: t.resp_last_ts,
+            request_bytes: t.req_header_bytes + t.req_body_bytes,
+            response_bytes: t.resp_header_bytes + t.resp_body_bytes,
+            method: Some(t.method.clone()),
+            url: Some(t.uri.clone()),
+            host: t.host.clone(),
+            status: t.status,
+            http_version: Some(format!("HTTP/1.{}", t.version)),
+            sec_fetch_mode: t.sec_fetch_mode.clone(),
+            sec_fetch_dest: t.sec_fetch_dest.clone(),
+            referer: t.referer.clone(),
+            location: t.location.clone(),
+        })
+        .collect()
+}
+
+/// Exchanges inferred from encrypted application-data records: a client burst is a request,
+/// the server burst that follows is its response. Server records before the client's first
+/// request (TLS 1.3 session tickets) are not a response.
+fn tls_exchanges(c: &ConnOutcome) -> Vec<Exchange> {
+    let client_dir = c
+        .tls
+        .as_ref()
+        .and_then(|t| t.client_dir)
+        .unwrap_or(Direction::Orig);
+    let mut out: Vec<Exchange> = Vec::new();
+    for r in c
+        .records
+        .iter()
+        .filter(|r| r.content_type == CT_APPLICATION_DATA && !r.handshake)
+    {
+        if r.dir == client_dir {
+            match out.last_mut() {
+                Some(x) if x.resp_first.is_none() => {
+                    x.req_last = r.ts;
+                    x.request_bytes += r.len as u64;
+                }
+                _ => out.push(Exchange {
+                    req_first: r.first_ts,
+                    req_last: r.ts,
+                    resp_first: None,
+                    resp_last: None,
+                    request_bytes: r.len as u64,
+                    response_bytes: 0,
+                    method: None,
+                    url: None,
+                    host: None,
+                    status: None,
+                    http_version: None,
+                    sec_fetch_mode: None,
+                    sec_fetch_dest: None,
+                    referer: None,
+                    location: None,
+                }),
+            }
+        } else if let Some(x) = out.last_mut() {
+            x.resp_first.get_or_insert(r.ts);
+            x.resp_last = Some(r.ts);
+            x.response_bytes += r.len as u64;
+        }
+    }
+    out
+}
+
+/// The DNS lookup that gave a connection its server address: the most recent answered
+/// lookup from the same client whose addresses include the server, answered before the SYN.
+fn dns_for<'d>(
+    dns: &'d [DnsLookup],
+    client: &Endpoint,
+    server: &Endpoint,
+    syn: Timestamp,
+) -> Option<&'d DnsLookup> {
+    dns.iter()
+        .filter(|l| {
+            l.client_ip == client.ip
+                && !l.unsolicited
+                && l.response_time.is_some_and(|t| t <= syn)
+                && l.addresses.contains(&server.ip)
+        })
+        .max_by_key(|l| (l.response_time, l.query_time))
+}
+
+/// Runs the correlation over everything the pipeline found.
+pub fn correlate(
+    outcomes: &[ConnOutcome],
+    dns: &[DnsLookup],
+    connections: &mut [ConnectionRow],
+    idle_gap_ms: f64,
+) -> (Vec<RequestRow>, Vec<NavigationRow>) {
+    let mut requests: Vec<RequestRow> = Vec::new();
+    for c in outcomes {
+        let encrypted = c.tls.is_some();
+        let exchanges = if encrypted {
+            tls_exchanges(c)
+        } else {
+            http_exchanges(c)
+        };
+        let lookup = c
+            .syn_ts
+            .and_then(|syn| dns_for(dns, &c.client, &c.server, syn));
+        let sni = c.tls.as_ref().and_then(|t| t.sni.clone());
+        let dns_name = lookup.map(|l| l.qname.clone());
+        for (i, x) in exchanges.into_iter().enumerate() {
+            let first = i == 0 && c.syn_ts.is_some();
+            let mut r = RequestRow {
+                connection_id: c.connection_id,
+                client_ip: c.client.ip,
+                client_port: c.client.port,
+                server_ip: c.server.ip,
+                server_port: c.server.port,
+                host: x
+                    .host
+                    .clone()
+                    .or_else(|| sni.clone())
+                    .or_else(|| dns_name.clone()),
+                scheme: if encrypted { "https" } else { "http" },
+                http_version: x
+                    .http_version
+                    .clone()
+                    .or_else(|| c.tls.as_ref().and_then(|t| t.alpn.clone())),
+                method: x.method.clone(),
+                url: None,
+                status: x.status,
+                encrypted,
+                timing_source: if encrypted { "tls-records" } else { "http" },
+                dns_cached: Some(true),
+                connection_reused: !first,
+                tls_resumed: None,
+                request_bytes: x.request_bytes,
+                response_bytes: x.response_bytes,
+                rtt_ms: c.rtt_ms,
+                sec_fetch_mode: x.sec_fetch_mode.clone(),
+                sec_fetch_dest: x.sec_fetch_dest.clone(),
+                referer: x.referer.clone(),
+                location: x.location.clone(),
+                ..Default::default()
+            };
+            if let (Some(h), Some(u)) = (&r.host, &x.url) {
+                r.url = Some(if u.starts_with('/') {
+                    format!("{}://{}{}", r.scheme, h, u)
+                } else {
+                    u.clone()
+                });
+            }
+            // Phases, contiguous: each starts where the one before ended.
+            let mut cursor: Option<Timestamp> = None;
+            if first {
+                let syn = c.syn_ts.unwrap_or(x.req_first);
+                if let Some(l) = lookup {
+                    r.dns_ms = Some(syn.ms_since(l.query_time));
+                    r.dns_cached = Some(false);
+                    r.dns_retransmits = l.retransmits;
+                    r.dns_latency_ms = l.latency_ms;
+                    r.start_time = l.query_time;
+                } else {
+                    r.start_time = syn;
+                }
+                if let Some(est) = c.established_ts {
+                    r.connect_ms = Some(est.ms_since(syn));
+                    cursor = Some(est);
+                }
+                if let (Some(t), Some(est)) = (&c.tls, cursor) {
+                    if let Some(done) = t.handshake_done_ts {
+                        r.tls_ms = Some(done.ms_since(est));
+                        cursor = Some(done);
+                    }
+                    r.tls_resumed = t.resumed;
+                }
+                if let Some(cur) = cursor {
+                    r.stalled_ms = Some(x.req_first.ms_since(cur).max(0.0));
+                }
+            } else {
+                r.start_time = x.req_first;
+            }
+            r.send_ms = Some(x.req_last.ms_since(x.req_first));
+            if let Some(rf) = x.resp_first {
+                r.wait_ms = Some(rf.ms_since(x.req_last));
+                if let Some(rl) = x.resp_last {
+                    r.receive_ms = Some(rl.ms_since(rf));
+                }
+            }
+            r.total_ms = Some(
+                [
+                    r.blocked_ms,
+                    r.dns_ms,
+                    r.connect_ms,
+                    r.tls_ms,
+                    r.stalled_ms,
+                    r.send_ms,
+                    r.wait_ms,
+                    r.receive_ms,
+                ]
+                .iter()
+                .flatten()
+                .sum(),
+            );
+            r.findings = findings::for_request(&r, c, lookup);
+            requests.push(r);
+        }
+    }
+    requests.sort_by_key(|r| (r.start_time, r.connection_id));
+    for (i, r) in requests.iter_mut().enumerate() {
+        r.request_id = i as u64 + 1;
+    }
+    let navigations = navigations(&mut requests, idle_gap_ms);
+    // Join columns on connections.
+    let mut per_conn: BTreeMap<u64, (u64, Option<u64>)> = BTreeMap::new();
+    for r in &requests {
+        let e = per_conn
+            .entry(r.connection_id)
+            .or_insert((0, r.navigation_id));
+        e.0 += 1;
+    }
+    for c in connections.iter_mut() {
+        if let Some((n, nav)) = per_conn.get(&c.connection_id) {
+            c.requests = *n;
+            c.navigation_id = *nav;
+        }
+    }
+    (requests, navigations)
+}
+
+/// Groups requests (sorted by start) into page loads per client: a request that starts after
+/// the client's network was quiet for `idle_gap_ms`, or a top-level navigation seen in HTTP
+/// (`Sec-Fetch-Mode: navigate` not following a redirect), starts a new navigation.
+fn navigations(requests: &mut [RequestRow], idle_gap_ms: f64) -> Vec<NavigationRow> {
+    let mut navs: Vec<NavigationRow> = Vec::new();
+    // Per client: (index into navs, end of activity so far, redirect target pending).
+    let mut open: BTreeMap<String, (usize, Timestamp, bool)> = BTreeMap::new();
+    for r in requests.iter_mut() {
+        let key = r.client_ip.to_string();
+        let end = r.start_time.add_ms(r.total_ms.unwrap_or(0.0));
+        let navigate = r.sec_fetch_mode.as_deref() == Some("navigate");
+        let start_new = match open.get(&key) {
+            None => true,
+            Some((_, last_end, redirected)) => {
+                r.start_time.ms_since(*last_end) > idle_gap_ms || (navigate && !redirected)
+            }
+        };
+        if start_new {
+            navs.push(NavigationRow {
+                navigation_id: navs.len() as u64 + 1,
+                client_ip: r.client_ip,
+                start_time: r.start_time,
+                end_time: end,
+                document_request_id: r.request_id,
+                page_host: r.host.clone(),
+                page_url: r.url.clone(),
+                ..Default::default()
+            });
+            open.insert(key.clone(), (navs.len() - 1, end, false));
+        }
+        let Some(entry) = open.get_mut(&key) else {
+            continue;
+        };
+        let idx = entry.0;
+        if end > entry.1 {
+            entry.1 = end;
+        }
+        entry.2 = r.status.is_some_and(|s| (300..400).contains(&s)) && r.location.is_some();
+        r.navigation_id = Some(navs[idx].navigation_id);
+        let n = &mut navs[idx];
+        if end > n.end_time {
+            n.end_time = end;
+        }
+        n.requests += 1;
+        n.bytes_in += r.response_bytes;
+        n.bytes_out += r.request_bytes;
+        if !r.connection_reused {
+            n.connections_new += 1;
+            if r.tls_resumed == Some(true) {
+                n.tls_resumed += 1;
+            } else if r.encrypted && r.tls_ms.is_some() {
+                n.tls_full += 1;
+            }
+            if r.dns_cached == Some(false) {
+                n.dns_lookups += 1;
+            }
+        } else {
+            n.connections_reused += 1;
+        }
+        if let Some(h) = &r.host
+            && !n.host_list.contains(h)
+        {
+            n.host_list.push(h.clone());
+        }
+        for f in &r.findings {
+            if !n.findings.contains(f) {
+                n.findings.push(f.clone());
+            }
+        }
+    }
+    // Per-navigation summaries from the document request.
+    for n in navs.iter_mut() {
+        n.duration_ms = n.end_time.ms_since(n.start_time);
+        n.hosts = n.host_list.len() as u64;
+        if let Some(doc) = requests
+            .iter()
+            .find(|r| r.request_id == n.document_request_id)
+        {
+            n.document_dns_ms = doc.dns_ms;
+            n.document_connect_ms = doc.connect_ms;
+            n.document_tls_ms = doc.tls_ms;
+            n.document_wait_ms = doc.wait_ms;
+            n.document_receive_ms = doc.receive_ms;
+            let cold_dns = doc.dns_cached == Some(false);
+            let new_conn = !doc.connection_reused;
+            let full_tls =
+                !doc.encrypted || (doc.tls_ms.is_some() && doc.tls_resumed != Some(true));
+            let warm_tls = !doc.encrypted || doc.connection_reused || doc.tls_resumed == Some(true);
+            n.temperature = if cold_dns && new_conn && full_tls {
+                "cold"
+            } else if !cold_dns && !new_conn && warm_tls {
+                "warm"
+            } else {
+                "partial"
+            };
+            n.slowest_phase = [
+                ("dns", doc.dns_ms),
+                ("connect", doc.connect_ms),
+                ("tls", doc.tls_ms),
+                ("wait", doc.wait_ms),
+                ("receive", doc.receive_ms),
+            ]
+            .iter()
+            .filter_map(|(k, v)| v.map(|v| (*k, v)))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(k, _)| k);
+        }
+        n.dns_cached_hosts = requests
+            .iter()
+            .filter(|r| {
+                r.navigation_id == Some(n.navigation_id)
+                    && !r.connection_reused
+                    && r.dns_cached == Some(true)
+            })
+            .count() as u64;
+    }
+    navs
+}

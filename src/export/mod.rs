@@ -8,7 +8,7 @@ pub mod report;
 pub mod table;
 
 use crate::analyze::Analysis;
-use crate::correlate::{AnomalyRow, ConnectionRow};
+use crate::correlate::{AnomalyRow, ConnectionRow, NavigationRow, RequestRow};
 use crate::protocol::arp::{ArpExchange, format_mac};
 use crate::protocol::dhcp::DhcpExchange;
 use crate::protocol::dns::{self, DnsLookup};
@@ -176,9 +176,89 @@ pub fn arp_table(rows: &[ArpExchange]) -> Table {
         .build()
 }
 
+pub fn requests_table(rows: &[RequestRow]) -> Table {
+    TableBuilder::new("requests", rows)
+        .int("request_id", |r| Some(r.request_id as i64))
+        .int("navigation_id", |r| r.navigation_id.map(|x| x as i64))
+        .int("connection_id", |r| Some(r.connection_id as i64))
+        .time("start_time", |r| Some(r.start_time))
+        .str("client_ip", |r| Some(r.client_ip.to_string()))
+        .int("client_port", |r| Some(r.client_port as i64))
+        .str("server_ip", |r| Some(r.server_ip.to_string()))
+        .int("server_port", |r| Some(r.server_port as i64))
+        .str("host", |r| r.host.clone())
+        .str("scheme", |r| Some(r.scheme.to_string()))
+        .str("http_version", |r| r.http_version.clone())
+        .str("method", |r| r.method.clone())
+        .str("url", |r| r.url.clone())
+        .int("status", |r| r.status.map(i64::from))
+        .bool("encrypted", |r| Some(r.encrypted))
+        .str("timing_source", |r| Some(r.timing_source.to_string()))
+        .float("blocked_ms", |r| r.blocked_ms)
+        .float("dns_ms", |r| r.dns_ms)
+        .float("connect_ms", |r| r.connect_ms)
+        .float("tls_ms", |r| r.tls_ms)
+        .float("stalled_ms", |r| r.stalled_ms)
+        .float("send_ms", |r| r.send_ms)
+        .float("wait_ms", |r| r.wait_ms)
+        .float("receive_ms", |r| r.receive_ms)
+        .float("total_ms", |r| r.total_ms)
+        .bool("dns_cached", |r| r.dns_cached)
+        .bool("connection_reused", |r| Some(r.connection_reused))
+        .bool("tls_resumed", |r| r.tls_resumed)
+        .int("request_bytes", |r| Some(r.request_bytes as i64))
+        .int("response_bytes", |r| Some(r.response_bytes as i64))
+        .list("findings", |r| {
+            r.findings.iter().map(|f| f.code.to_string()).collect()
+        })
+        .list("finding_details", |r| {
+            r.findings.iter().map(|f| f.render()).collect()
+        })
+        .float("rtt_ms", |r| r.rtt_ms)
+        .build()
+}
+
+pub fn navigations_table(rows: &[NavigationRow]) -> Table {
+    TableBuilder::new("navigations", rows)
+        .int("navigation_id", |r| Some(r.navigation_id as i64))
+        .str("client_ip", |r| Some(r.client_ip.to_string()))
+        .time("start_time", |r| Some(r.start_time))
+        .time("end_time", |r| Some(r.end_time))
+        .float("duration_ms", |r| Some(r.duration_ms))
+        .str("page_host", |r| r.page_host.clone())
+        .str("page_url", |r| r.page_url.clone())
+        .str("temperature", |r| Some(r.temperature.to_string()))
+        .int("requests", |r| Some(r.requests as i64))
+        .int("hosts", |r| Some(r.hosts as i64))
+        .int("dns_lookups", |r| Some(r.dns_lookups as i64))
+        .int("dns_cached_hosts", |r| Some(r.dns_cached_hosts as i64))
+        .int("connections_new", |r| Some(r.connections_new as i64))
+        .int("connections_reused", |r| Some(r.connections_reused as i64))
+        .int("tls_full", |r| Some(r.tls_full as i64))
+        .int("tls_resumed", |r| Some(r.tls_resumed as i64))
+        .int("bytes_in", |r| Some(r.bytes_in as i64))
+        .int("bytes_out", |r| Some(r.bytes_out as i64))
+        .int("document_request_id", |r| {
+            Some(r.document_request_id as i64)
+        })
+        .float("document_dns_ms", |r| r.document_dns_ms)
+        .float("document_connect_ms", |r| r.document_connect_ms)
+        .float("document_tls_ms", |r| r.document_tls_ms)
+        .float("document_wait_ms", |r| r.document_wait_ms)
+        .float("document_receive_ms", |r| r.document_receive_ms)
+        .str("slowest_phase", |r| r.slowest_phase.map(str::to_string))
+        .list("findings", |r| {
+            r.findings.iter().map(|f| f.code.to_string()).collect()
+        })
+        .list("host_list", |r| r.host_list.clone())
+        .build()
+}
+
 /// Every table of the analysis.
 pub fn tables(a: &Analysis) -> Vec<Table> {
     vec![
+        navigations_table(&a.navigations),
+        requests_table(&a.requests),
         connections_table(&a.connections),
         dns_table(&a.dns),
         dhcp_table(&a.dhcp),

@@ -4,3 +4,5 @@
 pub mod arp;
 pub mod dhcp;
 pub mod dns;
+pub mod http;
+pub mod tls;
