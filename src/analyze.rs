@@ -746,6 +746,7 @@ fn finish_flow(ctx: &mut Ctx<'_>, mut f: Flow<ConnApp>) {
             row.sni = s.sni.clone();
             row.alpn = s.alpn.clone();
             row.tls_version = s.version.map(|v| tls::version_name(v).to_string());
+            row.tls_version_code = s.version;
             row.tls_cipher = s.cipher_name.clone();
             row.tls_resumed = s.resumed;
             row.tls_handshake_ms = match (s.handshake_done_ts, row.established_time) {

@@ -215,6 +215,7 @@ pub fn correlate(
                     .or_else(|| c.tls.as_ref().and_then(|t| t.alpn.clone())),
                 method: x.method.clone(),
                 url: None,
+                uri: x.url.clone(),
                 status: x.status,
                 encrypted,
                 timing_source: if encrypted { "tls-records" } else { "http" },

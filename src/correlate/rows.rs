@@ -38,6 +38,8 @@ pub struct ConnectionRow {
     pub sni: Option<String>,
     pub alpn: Option<String>,
     pub tls_version: Option<String>,
+    /// The negotiated version as its wire code (0x0304 = TLS 1.3).
+    pub tls_version_code: Option<u16>,
     pub tls_cipher: Option<String>,
     pub tls_resumed: Option<bool>,
     pub tls_handshake_ms: Option<f64>,
@@ -77,6 +79,8 @@ pub struct RequestRow {
     pub http_version: Option<String>,
     pub method: Option<String>,
     pub url: Option<String>,
+    /// The request-target exactly as sent (HTTP only).
+    pub uri: Option<String>,
     pub status: Option<u16>,
     pub encrypted: bool,
     /// "http" (parsed messages) or "tls-records" (estimated from encrypted records).
@@ -123,6 +127,7 @@ impl Default for RequestRow {
             http_version: None,
             method: None,
             url: None,
+            uri: None,
             status: None,
             encrypted: false,
             timing_source: "http",

@@ -191,6 +191,7 @@ pub fn requests_table(rows: &[RequestRow]) -> Table {
         .str("http_version", |r| r.http_version.clone())
         .str("method", |r| r.method.clone())
         .str("url", |r| r.url.clone())
+        .str("uri", |r| r.uri.clone())
         .int("status", |r| r.status.map(i64::from))
         .bool("encrypted", |r| Some(r.encrypted))
         .str("timing_source", |r| Some(r.timing_source.to_string()))

@@ -2,4 +2,5 @@
 
 mod cli;
 mod golden_conv;
+mod golden_proto;
 mod util;
