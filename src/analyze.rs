@@ -384,6 +384,7 @@ impl Analyzer {
         let (requests, navigations) = crate::correlate::correlate(
             &out.outcomes,
             &out.dns,
+            &out.arp,
             &mut out.connections,
             self.opts.idle_gap_ms,
         );

@@ -12,6 +12,7 @@ pub mod rows;
 
 use crate::base::{Direction, Timestamp};
 use crate::flow::{Endpoint, Flow};
+use crate::protocol::arp::ArpExchange;
 use crate::protocol::dns::DnsLookup;
 use crate::protocol::http::HttpTransaction;
 use crate::protocol::tls::{CT_APPLICATION_DATA, TlsRecord, TlsSummary};
@@ -119,11 +120,27 @@ fn tls_exchanges(c: &ConnOutcome) -> Vec<Exchange> {
         .and_then(|t| t.client_dir)
         .unwrap_or(Direction::Orig);
     let mut out: Vec<Exchange> = Vec::new();
+    let tls13 = c.tls.as_ref().and_then(|t| t.version) == Some(0x0304);
+    let finished = c.tls.as_ref().and_then(|t| t.client_finished_ts);
+    // TLS 1.3 NewSessionTicket: the server sends it as soon as it reads the client's
+    // Finished, so it arrives about one RTT after that, small, before any response could.
+    let ticket_window_ms = c.rtt_ms.map(|r| r * 1.5 + 5.0).unwrap_or(0.0);
+    let mut server_records = 0;
     for r in c
         .records
         .iter()
         .filter(|r| r.content_type == CT_APPLICATION_DATA && !r.handshake)
     {
+        if r.dir != client_dir {
+            server_records += 1;
+            if tls13
+                && server_records <= 2
+                && r.len <= 400
+                && finished.is_some_and(|f| r.ts.ms_since(f) <= ticket_window_ms)
+            {
+                continue;
+            }
+        }
         if r.dir == client_dir {
             match out.last_mut() {
                 Some(x) if x.resp_first.is_none() => {
@@ -154,6 +171,14 @@ fn tls_exchanges(c: &ConnOutcome) -> Vec<Exchange> {
             x.response_bytes += r.len as u64;
         }
     }
+    // A last client record with no answer and the size of an encrypted alert is the
+    // close_notify, not a request.
+    if out
+        .last()
+        .is_some_and(|x| x.resp_first.is_none() && x.request_bytes <= 32)
+    {
+        out.pop();
+    }
     out
 }
 
@@ -175,10 +200,25 @@ fn dns_for<'d>(
         .max_by_key(|l| (l.response_time, l.query_time))
 }
 
+/// Packets held back by ARP leave right after the reply; a reply this close before the first
+/// packet held it.
+const ARP_HOLD_MS: f64 = 5.0;
+
+/// The start of an ARP exchange by `client` whose reply came just before `first`.
+fn arp_before(arp: &[ArpExchange], client: &Endpoint, first: Timestamp) -> Option<Timestamp> {
+    arp.iter()
+        .filter(|a| !a.gratuitous && std::net::IpAddr::V4(a.sender_ip) == client.ip)
+        .filter_map(|a| Some((a.request_time?, a.reply_time?)))
+        .filter(|(_, rep)| *rep <= first && first.ms_since(*rep) <= ARP_HOLD_MS)
+        .map(|(req, _)| req)
+        .max()
+}
+
 /// Runs the correlation over everything the pipeline found.
 pub fn correlate(
     outcomes: &[ConnOutcome],
     dns: &[DnsLookup],
+    arp: &[ArpExchange],
     connections: &mut [ConnectionRow],
     idle_gap_ms: f64,
 ) -> (Vec<RequestRow>, Vec<NavigationRow>) {
@@ -250,6 +290,11 @@ pub fn correlate(
                     r.start_time = l.query_time;
                 } else {
                     r.start_time = syn;
+                }
+                // blocked: the client's ARP for its next hop that held back the first packet.
+                if let Some(a) = arp_before(arp, &c.client, r.start_time) {
+                    r.blocked_ms = Some(r.start_time.ms_since(a));
+                    r.start_time = a;
                 }
                 if let Some(est) = c.established_ts {
                     r.connect_ms = Some(est.ms_since(syn));

@@ -3,4 +3,5 @@
 mod cli;
 mod golden_conv;
 mod golden_proto;
+mod lab;
 mod util;

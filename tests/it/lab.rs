@@ -1,0 +1,139 @@
+//! Lab captures (real curl against nginx/dnsmasq behind a wire emulator, made with
+//! `../shared/lab/capture-lab.sh`): phases agree with curl's own `-w` timings, and each
+//! scenario produces its finding.
+
+use crate::util::{analyze, testdata};
+
+fn curl_runs(scenario: &str) -> Vec<serde_like::Run> {
+    let mut runs = Vec::new();
+    for n in 1..=3 {
+        let p = testdata(&format!("lab/{scenario}/run{n}.curl.jsonl"));
+        if let Ok(text) = std::fs::read_to_string(p) {
+            runs.extend(text.lines().filter_map(serde_like::parse));
+        }
+    }
+    runs
+}
+
+/// A tiny reader for the flat JSON lines curl writes (no JSON crate needed for tests).
+mod serde_like {
+    pub struct Run {
+        pub url: String,
+        pub num_connects: u32,
+        pub namelookup: f64,
+        pub connect: f64,
+        pub appconnect: f64,
+        pub pretransfer: f64,
+        pub starttransfer: f64,
+    }
+
+    fn num(line: &str, key: &str) -> Option<f64> {
+        let i = line.find(&format!("\"{key}\": "))? + key.len() + 4;
+        let rest = &line[i..];
+        let end = rest.find([',', '}'])?;
+        rest[..end].trim().parse().ok()
+    }
+
+    fn string(line: &str, key: &str) -> Option<String> {
+        let i = line.find(&format!("\"{key}\": \""))? + key.len() + 5;
+        let rest = &line[i..];
+        Some(rest[..rest.find('"')?].to_string())
+    }
+
+    pub fn parse(line: &str) -> Option<Run> {
+        Some(Run {
+            url: string(line, "url")?,
+            num_connects: num(line, "num_connects")? as u32,
+            namelookup: num(line, "time_namelookup")? * 1e3,
+            connect: num(line, "time_connect")? * 1e3,
+            appconnect: num(line, "time_appconnect")? * 1e3,
+            pretransfer: num(line, "time_pretransfer")? * 1e3,
+            starttransfer: num(line, "time_starttransfer")? * 1e3,
+        })
+    }
+}
+
+/// curl's phases (DNS incl. the ARP wait before it, connect, TLS, wait) against ours, in
+/// capture order, for every transfer of the scenario.
+#[test]
+fn full_cold_curl_phases_match_curl_within_2ms() {
+    let (a, err) = analyze(&testdata("lab/full-cold-curl/full-cold-curl.pcapng"));
+    assert!(err.is_none());
+    let runs = curl_runs("full-cold-curl");
+    assert_eq!(
+        runs.len(),
+        a.requests.len(),
+        "one request per curl transfer"
+    );
+    let mut values = 0;
+    let mut within = 0;
+    for (run, r) in runs.iter().zip(&a.requests) {
+        let mut pairs = vec![(
+            "wait",
+            run.starttransfer - run.pretransfer,
+            r.wait_ms.unwrap_or(f64::NAN),
+        )];
+        if run.num_connects > 0 {
+            pairs.push((
+                "dns",
+                run.namelookup,
+                r.blocked_ms.unwrap_or(0.0) + r.dns_ms.unwrap_or(0.0),
+            ));
+            pairs.push((
+                "connect",
+                run.connect - run.namelookup,
+                r.connect_ms.unwrap_or(f64::NAN),
+            ));
+            pairs.push((
+                "tls",
+                run.appconnect - run.connect,
+                r.tls_ms.unwrap_or(f64::NAN),
+            ));
+            assert!(!r.connection_reused, "{}: new connection expected", run.url);
+        } else {
+            assert!(
+                r.connection_reused,
+                "{}: reused connection expected",
+                run.url
+            );
+        }
+        for (what, curl, ours) in pairs {
+            values += 1;
+            if (curl - ours).abs() <= 2.0 {
+                within += 1;
+            } else {
+                eprintln!(
+                    "{} {what}: curl {curl:.2} ms, lifecycle {ours:.2} ms",
+                    run.url
+                );
+            }
+        }
+    }
+    assert!(values >= 10);
+    assert!(within * 100 >= values * 95, "{within}/{values} within 2 ms");
+}
+
+fn codes(a: &lifecycle::analyze::Analysis) -> Vec<&'static str> {
+    let mut v: Vec<&str> = a
+        .requests
+        .iter()
+        .flat_map(|r| r.findings.iter().map(|f| f.code))
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+#[test]
+fn scenarios_produce_their_findings() {
+    let (a, _) = analyze(&testdata("lab/slow-dns/slow-dns.pcapng"));
+    assert!(codes(&a).contains(&"dns-slow"), "{:?}", codes(&a));
+    let (a, _) = analyze(&testdata("lab/curl-tls12/curl-tls12.pcapng"));
+    assert!(codes(&a).contains(&"tls12-two-rtt"), "{:?}", codes(&a));
+    let (a, _) = analyze(&testdata("lab/redirect/redirect.pcapng"));
+    assert!(codes(&a).contains(&"redirect"), "{:?}", codes(&a));
+    // The clean scenario: only the API's real 150 ms think time is reported.
+    let (a, _) = analyze(&testdata("lab/full-cold-curl/full-cold-curl.pcapng"));
+    assert_eq!(codes(&a), vec!["server-think-time"]);
+    assert_eq!(a.navigations.first().map(|n| n.temperature), Some("cold"));
+}
