@@ -110,6 +110,10 @@ fn http_exchanges(c: &ConnOutcome) -> Vec<Exchange> {
         .collect()
 }
 
+/// Largest TLS 1.2/1.3 application-data record (payload with AEAD tag) that can only hold one
+/// HTTP/2 control frame.
+const H2_CONTROL_RECORD_MAX: u16 = 34;
+
 /// Exchanges inferred from encrypted application-data records: a client burst is a request,
 /// the server burst that follows is its response. Server records before the client's first
 /// request (TLS 1.3 session tickets) are not a response.
@@ -133,15 +137,25 @@ fn tls_exchanges(c: &ConnOutcome) -> Vec<Exchange> {
     {
         if r.dir != client_dir {
             server_records += 1;
+            // Up to two tickets (nginx, OpenSSL), then on HTTP/2 the server's SETTINGS /
+            // WINDOW_UPDATE / SETTINGS ACK record, all within the first round trip after the
+            // client's Finished. A real response that small and that early (a 0 ms think
+            // time 304 on a new connection) would be missed: documented limitation.
+            let early = finished.is_some_and(|f| r.ts.ms_since(f) <= ticket_window_ms);
             if tls13
-                && server_records <= 2
-                && r.len <= 400
-                && finished.is_some_and(|f| r.ts.ms_since(f) <= ticket_window_ms)
+                && early
+                && ((server_records <= 2 && r.len <= 400) || (server_records <= 3 && r.len <= 100))
             {
                 continue;
             }
         }
+        // HTTP/2 control frames alone in a record (SETTINGS ACK 26 bytes with the AEAD tag,
+        // WINDOW_UPDATE/RST_STREAM 30, PING 34) are neither a request nor a response.
+        let control = r.len <= H2_CONTROL_RECORD_MAX;
         if r.dir == client_dir {
+            if control {
+                continue;
+            }
             match out.last_mut() {
                 Some(x) if x.resp_first.is_none() => {
                     x.req_last = r.ts;
@@ -166,6 +180,9 @@ fn tls_exchanges(c: &ConnOutcome) -> Vec<Exchange> {
                 }),
             }
         } else if let Some(x) = out.last_mut() {
+            if control {
+                continue;
+            }
             x.resp_first.get_or_insert(r.ts);
             x.resp_last = Some(r.ts);
             x.response_bytes += r.len as u64;
