@@ -13,8 +13,10 @@ use crate::flow::{EndReason, Endpoint, Flow, FlowTable, PROTO_TCP, PROTO_UDP};
 use crate::protocol::arp::{ArpExchange, ArpTracker, parse_arp};
 use crate::protocol::dhcp::{DhcpExchange, DhcpTracker, parse_dhcp};
 use crate::protocol::dns::{self, DnsLookup, DnsTracker, TcpFramer};
+use crate::protocol::h2::{H2Conn, H2Stream};
 use crate::protocol::http::{self, Http1Conn, HttpTransaction};
 use crate::protocol::tls::{self, TlsConn, TlsRecord};
+use crate::protocol::tls_decrypt::{DecryptState, KeyLog, Plaintext, TlsDecryptor};
 use crate::reassembly::{Reassembler, StreamEvent};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::io::Read;
@@ -88,8 +90,10 @@ enum App {
     Undecided,
     /// DNS over TCP: one framer per direction.
     Dns(Box<[TcpFramer; 2]>),
-    Tls(Box<TlsConn>, Vec<TlsRecord>),
+    Tls(Box<TlsApp>),
     Http(Box<Http1Conn>, Vec<HttpTransaction>),
+    /// Cleartext HTTP/2 with prior knowledge (h2c).
+    H2(Box<H2Conn>, Vec<H2Stream>),
     /// Nothing we parse: reassembly stops.
     Other,
 }
@@ -108,10 +112,40 @@ impl ConnApp {
             App::Dns(_) => Some("dns"),
             App::Tls(..) => Some("tls"),
             App::Http(..) => Some("http"),
+            App::H2(..) => Some("h2c"),
             _ => None,
         }
     }
 }
+
+/// A TLS connection: the handshake parser always; with keys, the decryptor and the HTTP
+/// parser of the plaintext.
+#[derive(Default)]
+struct TlsApp {
+    conn: TlsConn,
+    records: Vec<TlsRecord>,
+    dec: Option<TlsDecryptor>,
+    inner: Inner,
+    http: Vec<HttpTransaction>,
+    h2: Vec<H2Stream>,
+    plaintext_bytes: u64,
+}
+
+/// The parser of decrypted application data, chosen from its first bytes and ALPN.
+#[derive(Default)]
+enum Inner {
+    #[default]
+    Undecided,
+    Http(Box<Http1Conn>),
+    H2(Box<H2Conn>),
+    None,
+}
+
+/// The HTTP/2 client connection preface.
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n";
+
+/// TLS key log secrets type in a pcapng Decryption Secrets Block.
+const DSB_TLS_KEY_LOG: u32 = 0x544c_534b;
 
 /// Protocol trackers that live across flows.
 #[derive(Default)]
@@ -121,12 +155,19 @@ struct Trackers {
     arp: ArpTracker,
     /// Addresses that answered DNS on port 53: DNS on other ports is recognised from them.
     resolvers: FxHashSet<IpAddr>,
+    /// TLS secrets from --keylog and Decryption Secrets Blocks.
+    keys: KeyLog,
 }
 
 /// A TCP segment's stream events, owned so they can outlive the reassembler borrow.
 enum OwnedEvent {
-    Data { bytes: Vec<u8>, ready_ts: Timestamp },
+    Data {
+        bytes: Vec<u8>,
+        ready_ts: Timestamp,
+    },
     Gap,
+    /// FIN or RST: the direction is closed (completes close-delimited HTTP bodies).
+    Close(Timestamp),
 }
 
 /// Drives the stages.
@@ -159,6 +200,11 @@ impl Analyzer {
 
     pub fn options(&self) -> &Options {
         &self.opts
+    }
+
+    /// Adds TLS secrets in NSS key log format (SSLKEYLOGFILE); returns the lines accepted.
+    pub fn add_keylog(&mut self, text: &[u8]) -> usize {
+        self.trackers.keys.add_text(text)
     }
 
     /// Reads one whole capture. On a damaged capture, everything before the damage is kept and
@@ -202,7 +248,12 @@ impl Analyzer {
                         progress(reader.offset());
                     }
                 }
-                Ok(Some(Event::Secrets(s))) => self.out.secrets.push(s),
+                Ok(Some(Event::Secrets(s))) => {
+                    if s.kind == DSB_TLS_KEY_LOG {
+                        self.trackers.keys.add_text(&s.data);
+                    }
+                    self.out.secrets.push(s);
+                }
                 Ok(None) => break Ok(()),
                 Err(e) => break Err(e),
             }
@@ -385,6 +436,7 @@ impl Analyzer {
             &out.outcomes,
             &out.dns,
             &out.arp,
+            &out.dhcp,
             &mut out.connections,
             self.opts.idle_gap_ms,
         );
@@ -604,7 +656,9 @@ fn tcp_stream(
                 ready_ts,
             }),
             StreamEvent::Gap { .. } => events.push(OwnedEvent::Gap),
-            StreamEvent::Fin { .. } | StreamEvent::Rst { .. } => {}
+            StreamEvent::Fin { ts, .. } | StreamEvent::Rst { ts } => {
+                events.push(OwnedEvent::Close(ts))
+            }
         };
         let [o, r] = &mut **reasm;
         let (this, other) = match dir {
@@ -646,7 +700,9 @@ fn deliver(ctx: &mut Ctx<'_>, f: &mut Flow<ConnApp>, dir: Direction, ev: OwnedEv
         f.app.app = if f.resp.port == 53 || f.orig.port == 53 {
             App::Dns(Box::new([TcpFramer::new(), TcpFramer::new()]))
         } else if dir == Direction::Orig && tls::looks_like_tls_client_hello(bytes) {
-            App::Tls(Box::new(TlsConn::new()), Vec::new())
+            App::Tls(Box::default())
+        } else if dir == Direction::Orig && bytes.starts_with(H2_PREFACE) {
+            App::H2(Box::default(), Vec::new())
         } else if dir == Direction::Orig && http::looks_like_http_request(bytes) {
             App::Http(Box::default(), Vec::new())
         } else if dir == Direction::Resp && (f.resp.port == 443 || f.resp.port == 80) {
@@ -691,12 +747,70 @@ fn deliver(ctx: &mut Ctx<'_>, f: &mut Flow<ConnApp>, dir: Direction, ev: OwnedEv
             }
         }
         (App::Dns(framers), OwnedEvent::Gap) => framers[dir.idx()].gap(),
-        (App::Tls(conn, records), ev) => {
+        (App::Tls(t), ev) => {
+            match ev {
+                OwnedEvent::Data { bytes, ready_ts } => {
+                    t.conn.data(dir, ready_ts, &bytes);
+                    if t.dec.is_none() && !ctx.trackers.keys.is_empty() {
+                        t.dec = Some(TlsDecryptor::new());
+                    }
+                    let mut pts: Vec<Plaintext> = Vec::new();
+                    let mut alpn_h2 = false;
+                    if let Some(dec) = t.dec.as_mut() {
+                        dec.data(&ctx.trackers.keys, dir, ready_ts, &bytes, &mut pts);
+                        alpn_h2 = dec.alpn() == Some("h2");
+                        for w in dec.weirds() {
+                            ctx.weird(None, Some(f.id), w);
+                        }
+                    }
+                    for pt in pts {
+                        plaintext(t, alpn_h2, pt);
+                    }
+                }
+                OwnedEvent::Gap => {
+                    t.conn.gap(dir, 0, f.last_ts);
+                    if let Some(dec) = t.dec.as_mut() {
+                        dec.gap(dir);
+                    }
+                    match &mut t.inner {
+                        Inner::Http(h) => h.gap(dir, 0, f.last_ts),
+                        Inner::H2(h) => h.gap(dir),
+                        _ => {}
+                    }
+                }
+                OwnedEvent::Close(ts) => {
+                    if let Inner::Http(h) = &mut t.inner {
+                        h.close(dir, ts);
+                    }
+                }
+            }
+            t.conn.drain_records(&mut t.records);
+            for w in t.conn.weirds() {
+                ctx.weird(None, Some(f.id), w);
+            }
+            let mut ws = Vec::new();
+            match &mut t.inner {
+                Inner::Http(h) => {
+                    h.drain(&mut t.http);
+                    ws = h.weirds();
+                }
+                Inner::H2(h) => {
+                    h.drain(&mut t.h2);
+                    ws = h.weirds();
+                }
+                _ => {}
+            }
+            for w in ws {
+                ctx.weird(None, Some(f.id), w);
+            }
+        }
+        (App::H2(conn, streams), ev) => {
             match ev {
                 OwnedEvent::Data { bytes, ready_ts } => conn.data(dir, ready_ts, &bytes),
-                OwnedEvent::Gap => conn.gap(dir, 0, f.last_ts),
+                OwnedEvent::Gap => conn.gap(dir),
+                OwnedEvent::Close(_) => {}
             }
-            conn.drain_records(records);
+            conn.drain(streams);
             for w in conn.weirds() {
                 ctx.weird(None, Some(f.id), w);
             }
@@ -705,12 +819,36 @@ fn deliver(ctx: &mut Ctx<'_>, f: &mut Flow<ConnApp>, dir: Direction, ev: OwnedEv
             match ev {
                 OwnedEvent::Data { bytes, ready_ts } => conn.data(dir, ready_ts, ready_ts, &bytes),
                 OwnedEvent::Gap => conn.gap(dir, 0, f.last_ts),
+                OwnedEvent::Close(ts) => conn.close(dir, ts),
             }
             conn.drain(txs);
             for w in conn.weirds() {
                 ctx.weird(None, Some(f.id), w);
             }
         }
+        _ => {}
+    }
+}
+
+/// Decrypted application data to the HTTP/1.x or HTTP/2 parser.
+fn plaintext(t: &mut TlsApp, alpn_h2: bool, pt: Plaintext) {
+    t.plaintext_bytes += pt.data.len() as u64;
+    if matches!(t.inner, Inner::Undecided) {
+        if pt.dir != Direction::Orig && !alpn_h2 {
+            // HTTP/1.x: wait for the client's request. HTTP/2: the server may speak first.
+            return;
+        }
+        t.inner = if alpn_h2 || pt.data.starts_with(H2_PREFACE) {
+            Inner::H2(Box::default())
+        } else if http::looks_like_http_request(&pt.data) {
+            Inner::Http(Box::default())
+        } else {
+            Inner::None
+        };
+    }
+    match &mut t.inner {
+        Inner::Http(h) => h.data(pt.dir, pt.ts, pt.ts, &pt.data),
+        Inner::H2(h) => h.data(pt.dir, pt.ts, &pt.data),
         _ => {}
     }
 }
@@ -728,7 +866,9 @@ fn finish_flow(ctx: &mut Ctx<'_>, mut f: Flow<ConnApp>) {
                     ready_ts,
                 }),
                 StreamEvent::Gap { .. } => events.push(OwnedEvent::Gap),
-                _ => {}
+                StreamEvent::Fin { ts, .. } | StreamEvent::Rst { ts } => {
+                    events.push(OwnedEvent::Close(ts))
+                }
             });
             for ev in events {
                 deliver(ctx, &mut f, dir, ev);
@@ -738,14 +878,34 @@ fn finish_flow(ctx: &mut Ctx<'_>, mut f: Flow<ConnApp>) {
     let mut row = connection_row(&f, ctx.names);
     let mut outcome = ConnOutcome::new(&f);
     match std::mem::take(&mut f.app.app) {
-        App::Tls(mut conn, mut records) => {
-            conn.drain_records(&mut records);
-            for w in conn.weirds() {
+        App::Tls(mut t) => {
+            t.conn.drain_records(&mut t.records);
+            for w in t.conn.weirds() {
                 ctx.weird(None, Some(f.id), w);
             }
-            let s = conn.summary().clone();
+            match &mut t.inner {
+                Inner::Http(h) => {
+                    h.close(Direction::Orig, f.last_ts);
+                    h.close(Direction::Resp, f.last_ts);
+                    h.drain(&mut t.http);
+                    h.finish(f.last_ts, &mut t.http);
+                }
+                Inner::H2(h) => {
+                    h.drain(&mut t.h2);
+                    h.finish(&mut t.h2);
+                }
+                _ => {}
+            }
+            let s = t.conn.summary().clone();
             row.sni = s.sni.clone();
             row.alpn = s.alpn.clone();
+            if let Some(dec) = &t.dec {
+                if row.alpn.is_none() {
+                    row.alpn = dec.alpn().map(str::to_string);
+                }
+                row.decrypted =
+                    Some(matches!(dec.state(), DecryptState::Decrypting) && t.plaintext_bytes > 0);
+            }
             row.tls_version = s.version.map(|v| tls::version_name(v).to_string());
             row.tls_version_code = s.version;
             row.tls_cipher = s.cipher_name.clone();
@@ -755,7 +915,18 @@ fn finish_flow(ctx: &mut Ctx<'_>, mut f: Flow<ConnApp>) {
                 _ => None,
             };
             outcome.tls = Some(s);
-            outcome.records = records;
+            outcome.alpn = row.alpn.clone();
+            outcome.records = std::mem::take(&mut t.records);
+            outcome.http = std::mem::take(&mut t.http);
+            outcome.h2 = std::mem::take(&mut t.h2);
+        }
+        App::H2(mut conn, mut streams) => {
+            conn.drain(&mut streams);
+            conn.finish(&mut streams);
+            for w in conn.weirds() {
+                ctx.weird(None, Some(f.id), w);
+            }
+            outcome.h2 = streams;
         }
         App::Http(mut conn, mut txs) => {
             conn.close(Direction::Orig, f.last_ts);

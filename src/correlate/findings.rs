@@ -14,7 +14,7 @@ pub struct Finding {
 }
 
 impl Finding {
-    fn new(code: &'static str, detail: String) -> Self {
+    pub fn new(code: &'static str, detail: String) -> Self {
         Finding { code, detail }
     }
 

@@ -13,7 +13,9 @@ pub mod rows;
 use crate::base::{Direction, Timestamp};
 use crate::flow::{Endpoint, Flow};
 use crate::protocol::arp::ArpExchange;
+use crate::protocol::dhcp::DhcpExchange;
 use crate::protocol::dns::DnsLookup;
+use crate::protocol::h2::H2Stream;
 use crate::protocol::http::HttpTransaction;
 use crate::protocol::tls::{CT_APPLICATION_DATA, TlsRecord, TlsSummary};
 use std::collections::BTreeMap;
@@ -39,6 +41,10 @@ pub struct ConnOutcome {
     pub tls: Option<TlsSummary>,
     pub records: Vec<TlsRecord>,
     pub http: Vec<HttpTransaction>,
+    /// HTTP/2 streams (decrypted, or cleartext h2c).
+    pub h2: Vec<H2Stream>,
+    /// Negotiated ALPN when known (TLS 1.2 ServerHello, or decrypted EncryptedExtensions).
+    pub alpn: Option<String>,
 }
 
 impl ConnOutcome {
@@ -62,6 +68,8 @@ impl ConnOutcome {
             tls: None,
             records: Vec::new(),
             http: Vec::new(),
+            h2: Vec::new(),
+            alpn: None,
         }
     }
 }
@@ -108,6 +116,41 @@ fn http_exchanges(c: &ConnOutcome) -> Vec<Exchange> {
             location: t.location.clone(),
         })
         .collect()
+}
+
+/// Exchanges of a connection from its HTTP/2 streams, in order of their request HEADERS.
+fn h2_exchanges(c: &ConnOutcome) -> Vec<Exchange> {
+    let mut v: Vec<Exchange> =
+        c.h2.iter()
+            .filter(|s| !s.pushed)
+            .filter_map(|s| {
+                let first = s.req_headers_ts?;
+                let scheme = s.scheme.clone().unwrap_or_else(|| "https".into());
+                Some(Exchange {
+                    req_first: first,
+                    req_last: s.req_end_ts.unwrap_or(first).max(first),
+                    resp_first: s.resp_headers_ts,
+                    resp_last: s.resp_end_ts.or(s.resp_headers_ts),
+                    request_bytes: s.request_bytes,
+                    response_bytes: s.response_bytes,
+                    method: s.method.clone(),
+                    url: match (&s.authority, &s.path) {
+                        (Some(a), Some(p)) => Some(format!("{scheme}://{a}{p}")),
+                        (None, Some(p)) => Some(p.clone()),
+                        _ => None,
+                    },
+                    host: s.authority.clone(),
+                    status: s.status,
+                    http_version: Some("h2".into()),
+                    sec_fetch_mode: s.sec_fetch_mode.clone(),
+                    sec_fetch_dest: s.sec_fetch_dest.clone(),
+                    referer: s.referer.clone(),
+                    location: s.location.clone(),
+                })
+            })
+            .collect();
+    v.sort_by_key(|x| x.req_first);
+    v
 }
 
 /// Largest TLS 1.2/1.3 application-data record (payload with AEAD tag) that can only hold one
@@ -236,16 +279,19 @@ pub fn correlate(
     outcomes: &[ConnOutcome],
     dns: &[DnsLookup],
     arp: &[ArpExchange],
+    dhcp: &[DhcpExchange],
     connections: &mut [ConnectionRow],
     idle_gap_ms: f64,
 ) -> (Vec<RequestRow>, Vec<NavigationRow>) {
     let mut requests: Vec<RequestRow> = Vec::new();
     for c in outcomes {
         let encrypted = c.tls.is_some();
-        let exchanges = if encrypted {
-            tls_exchanges(c)
+        let (exchanges, from_http) = if !c.h2.is_empty() {
+            (h2_exchanges(c), true)
+        } else if !c.http.is_empty() || !encrypted {
+            (http_exchanges(c), true)
         } else {
-            http_exchanges(c)
+            (tls_exchanges(c), false)
         };
         let lookup = c
             .syn_ts
@@ -275,7 +321,7 @@ pub fn correlate(
                 uri: x.url.clone(),
                 status: x.status,
                 encrypted,
-                timing_source: if encrypted { "tls-records" } else { "http" },
+                timing_source: if from_http { "http" } else { "tls-records" },
                 dns_cached: Some(true),
                 connection_reused: !first,
                 tls_resumed: None,
@@ -360,7 +406,8 @@ pub fn correlate(
     for (i, r) in requests.iter_mut().enumerate() {
         r.request_id = i as u64 + 1;
     }
-    let navigations = navigations(&mut requests, idle_gap_ms);
+    let mut navigations = navigations(&mut requests, idle_gap_ms);
+    attach_dhcp(&mut navigations, dhcp);
     // Join columns on connections.
     let mut per_conn: BTreeMap<u64, (u64, Option<u64>)> = BTreeMap::new();
     for r in &requests {
@@ -376,6 +423,39 @@ pub fn correlate(
         }
     }
     (requests, navigations)
+}
+
+/// A DHCP exchange this recent before a navigation belongs to it (the machine just joined
+/// the network, then loaded the page).
+const DHCP_WINDOW_MS: f64 = 60_000.0;
+
+/// DHCP lease → the first navigation of that client that follows it.
+fn attach_dhcp(navs: &mut [NavigationRow], dhcp: &[DhcpExchange]) {
+    for d in dhcp {
+        let (Some(ip), Some(ack)) = (d.assigned_ip, d.ack_time) else {
+            continue;
+        };
+        let Some(n) = navs.iter_mut().find(|n| {
+            n.client_ip == std::net::IpAddr::V4(ip)
+                && n.start_time >= ack
+                && n.start_time.ms_since(ack) <= DHCP_WINDOW_MS
+        }) else {
+            continue;
+        };
+        if n.dhcp_id.is_some() {
+            continue;
+        }
+        n.dhcp_id = Some(d.dhcp_id);
+        n.dhcp_ms = Some(d.total_ms);
+        n.findings.push(Finding::new(
+            "dhcp-before-request",
+            format!(
+                "DHCP lease of {ip} took {:.1} ms, {:.1} ms before the first request",
+                d.total_ms,
+                n.start_time.ms_since(ack)
+            ),
+        ));
+    }
 }
 
 /// Groups requests (sorted by start) into page loads per client: a request that starts after
@@ -456,6 +536,13 @@ fn navigations(requests: &mut [RequestRow], idle_gap_ms: f64) -> Vec<NavigationR
             .iter()
             .find(|r| r.request_id == n.document_request_id)
         {
+            n.document_blocked_ms = doc.blocked_ms;
+            if let Some(b) = doc.blocked_ms {
+                n.findings.push(Finding::new(
+                    "arp-before-request",
+                    format!("the first packet waited {b:.1} ms for ARP to resolve the next hop"),
+                ));
+            }
             n.document_dns_ms = doc.dns_ms;
             n.document_connect_ms = doc.connect_ms;
             n.document_tls_ms = doc.tls_ms;

@@ -43,6 +43,8 @@ pub struct ConnectionRow {
     pub tls_cipher: Option<String>,
     pub tls_resumed: Option<bool>,
     pub tls_handshake_ms: Option<f64>,
+    /// Keys were available and application data was decrypted.
+    pub decrypted: Option<bool>,
     pub requests: u64,
     pub navigation_id: Option<u64>,
     /// Application protocol recognised on the connection ("tls", "http", "dns", ...).
@@ -187,6 +189,12 @@ pub struct NavigationRow {
     pub document_receive_ms: Option<f64>,
     pub slowest_phase: Option<&'static str>,
     pub findings: Vec<super::Finding>,
+    /// The DHCP exchange that gave the client its address just before this navigation.
+    pub dhcp_id: Option<u64>,
+    /// Its duration (first message to ACK).
+    pub dhcp_ms: Option<f64>,
+    /// ARP wait before the main document's first packet.
+    pub document_blocked_ms: Option<f64>,
 }
 
 impl Default for NavigationRow {
@@ -219,6 +227,9 @@ impl Default for NavigationRow {
             document_receive_ms: None,
             slowest_phase: None,
             findings: Vec::new(),
+            dhcp_id: None,
+            dhcp_ms: None,
+            document_blocked_ms: None,
         }
     }
 }

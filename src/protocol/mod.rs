@@ -4,5 +4,7 @@
 pub mod arp;
 pub mod dhcp;
 pub mod dns;
+pub mod h2;
 pub mod http;
 pub mod tls;
+pub mod tls_decrypt;

@@ -135,5 +135,11 @@ fn scenarios_produce_their_findings() {
     // The clean scenario: only the API's real 150 ms think time is reported.
     let (a, _) = analyze(&testdata("lab/full-cold-curl/full-cold-curl.pcapng"));
     assert_eq!(codes(&a), vec!["server-think-time"]);
-    assert_eq!(a.navigations.first().map(|n| n.temperature), Some("cold"));
+    let nav = a.navigations.first().expect("one navigation");
+    assert_eq!(nav.temperature, "cold");
+    // The lab client takes a DHCP lease, then ARPs for its gateway before the first query.
+    let nav_codes: Vec<&str> = nav.findings.iter().map(|f| f.code).collect();
+    assert!(nav_codes.contains(&"dhcp-before-request"), "{nav_codes:?}");
+    assert!(nav_codes.contains(&"arp-before-request"), "{nav_codes:?}");
+    assert_eq!(nav.dhcp_id, Some(1));
 }
