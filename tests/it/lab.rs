@@ -143,3 +143,84 @@ fn scenarios_produce_their_findings() {
     assert!(nav_codes.contains(&"arp-before-request"), "{nav_codes:?}");
     assert_eq!(nav.dhcp_id, Some(1));
 }
+
+/// (method, URL, status) of every request nginx logged, from its access log.
+fn nginx_requests(scenario: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(testdata(&format!("lab/{scenario}/nginx-access.log")))
+        .unwrap_or_default();
+    let mut v: Vec<String> = text
+        .lines()
+        .filter_map(|l| {
+            let host = l.split(" host=").nth(1)?.split(' ').next()?;
+            let req = l.split('"').nth(1)?;
+            let mut parts = req.split(' ');
+            let (method, path) = (parts.next()?, parts.next()?);
+            let status = l.split(" status=").nth(1)?.split(' ').next()?;
+            let https = l.contains(" tls=TLS");
+            let scheme = if https { "https" } else { "http" };
+            Some(format!("{method} {scheme}://{host}{path} {status}"))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn our_requests(a: &lifecycle::analyze::Analysis) -> Vec<String> {
+    let mut v: Vec<String> = a
+        .requests
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} {}",
+                r.method.clone().unwrap_or_default(),
+                r.url.clone().unwrap_or_default(),
+                r.status.map(|s| s.to_string()).unwrap_or_default()
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// With the keys embedded in the capture (pcapng DSB), every HTTP/2 request Chromium made
+/// is seen exactly as nginx logged it, and the cold then warm loads are told apart.
+#[test]
+fn chromium_cold_then_warm_decrypted_matches_nginx() {
+    let (a, err) = analyze(&testdata(
+        "lab/chromium-cold-then-warm/chromium-cold-then-warm.dsb.pcapng",
+    ));
+    assert!(err.is_none());
+    assert_eq!(our_requests(&a), nginx_requests("chromium-cold-then-warm"));
+    assert!(a.requests.iter().all(|r| r.timing_source == "http" && r.encrypted));
+    assert!(a.requests.iter().all(|r| r.http_version.as_deref() == Some("h2")));
+    let temps: Vec<&str> = a.navigations.iter().map(|n| n.temperature).collect();
+    assert_eq!(temps, vec!["cold", "warm"]);
+    let counts: Vec<u64> = a.navigations.iter().map(|n| n.requests).collect();
+    assert_eq!(counts, vec![7, 4], "nginx logged 7 requests for the cold load, 4 for the warm");
+    // Warm load: no DNS, no new connection.
+    let warm = &a.navigations[1];
+    assert_eq!((warm.dns_lookups, warm.connections_new), (0, 0));
+    // The API's 150 ms think time is on the wire: wait = RTT + 150 ms.
+    let cart: Vec<f64> = a
+        .requests
+        .iter()
+        .filter(|r| r.url.as_deref() == Some("https://api.shop.test/v1/cart"))
+        .filter_map(|r| r.wait_ms)
+        .collect();
+    assert_eq!(cart.len(), 2);
+    assert!(cart.iter().all(|w| (189.0..=193.0).contains(w)), "{cart:?}");
+}
+
+/// curl over HTTP/1.1 with keys: URLs and statuses as nginx logged them, phases unchanged.
+#[test]
+fn full_cold_curl_decrypted_matches_nginx() {
+    let (a, _) = analyze(&testdata("lab/full-cold-curl/full-cold-curl.dsb.pcapng"));
+    assert_eq!(our_requests(&a), nginx_requests("full-cold-curl"));
+    let (plain, _) = analyze(&testdata("lab/full-cold-curl/full-cold-curl.pcapng"));
+    for (d, p) in a.requests.iter().zip(&plain.requests) {
+        assert_eq!(d.connect_ms, p.connect_ms);
+        assert_eq!(d.tls_ms, p.tls_ms);
+        let (dw, pw) = (d.wait_ms.unwrap_or(0.0), p.wait_ms.unwrap_or(0.0));
+        assert!((dw - pw).abs() < 1.0, "decrypted wait {dw} vs record-estimated {pw}");
+    }
+}
