@@ -159,17 +159,6 @@ struct Trackers {
     keys: KeyLog,
 }
 
-/// A TCP segment's stream events, owned so they can outlive the reassembler borrow.
-enum OwnedEvent {
-    Data {
-        bytes: Vec<u8>,
-        ready_ts: Timestamp,
-    },
-    Gap,
-    /// FIN or RST: the direction is closed (completes close-delimited HTTP bodies).
-    Close(Timestamp),
-}
-
 /// Drives the stages.
 pub struct Analyzer {
     opts: Options,
@@ -632,6 +621,48 @@ fn udp_payload(
     }
 }
 
+/// What the protocol dispatch needs to know of a flow (copied, so the flow's reassembler and
+/// parser state can be borrowed separately).
+struct FlowInfo {
+    orig: Endpoint,
+    resp: Endpoint,
+    id: u64,
+    first_frame: u64,
+    last_ts: Timestamp,
+}
+
+impl FlowInfo {
+    fn of(f: &Flow<ConnApp>) -> Self {
+        FlowInfo {
+            orig: f.orig,
+            resp: f.resp,
+            id: f.id,
+            first_frame: f.first_frame,
+            last_ts: f.last_ts,
+        }
+    }
+}
+
+/// A stream event as the dispatch sees it (borrowed: delivered bytes are not copied).
+enum Ev<'a> {
+    Data(&'a [u8], Timestamp),
+    Gap,
+    /// FIN or RST: the direction is closed (completes close-delimited HTTP bodies).
+    Close(Timestamp),
+}
+
+impl<'a> From<StreamEvent<'a>> for Ev<'a> {
+    fn from(ev: StreamEvent<'a>) -> Self {
+        match ev {
+            StreamEvent::Data {
+                bytes, ready_ts, ..
+            } => Ev::Data(bytes, ready_ts),
+            StreamEvent::Gap { .. } => Ev::Gap,
+            StreamEvent::Fin { ts, .. } | StreamEvent::Rst { ts } => Ev::Close(ts),
+        }
+    }
+}
+
 /// Feeds a TCP segment through reassembly into the connection's protocol parser.
 fn tcp_stream(
     ctx: &mut Ctx<'_>,
@@ -643,24 +674,14 @@ fn tcp_stream(
     if matches!(f.app.app, App::Other) {
         return;
     }
-    let Some(reasm) = f.app.reasm.as_mut() else {
+    let info = FlowInfo::of(f);
+    let ConnApp { reasm, app, .. } = &mut f.app;
+    let Some(streams) = reasm.as_mut() else {
         return;
     };
-    let mut events: Vec<OwnedEvent> = Vec::new();
+    let mut stop = false;
     {
-        let mut sink = |ev: StreamEvent<'_>| match ev {
-            StreamEvent::Data {
-                bytes, ready_ts, ..
-            } => events.push(OwnedEvent::Data {
-                bytes: bytes.to_vec(),
-                ready_ts,
-            }),
-            StreamEvent::Gap { .. } => events.push(OwnedEvent::Gap),
-            StreamEvent::Fin { ts, .. } | StreamEvent::Rst { ts } => {
-                events.push(OwnedEvent::Close(ts))
-            }
-        };
-        let [o, r] = &mut **reasm;
+        let [o, r] = &mut **streams;
         let (this, other) = match dir {
             Direction::Orig => (o, r),
             Direction::Resp => (r, o),
@@ -674,30 +695,40 @@ fn tcp_stream(
                 seg.payload,
                 seg.flags.fin,
                 seg.flags.rst,
-                &mut sink,
+                &mut |ev| deliver(ctx, &info, app, &mut stop, dir, ev.into()),
             );
         }
         if seg.flags.ack {
-            let mut other_sink = |_ev: StreamEvent<'_>| {};
-            other.peer_ack(ts, seg.ack, &mut other_sink);
+            // The peer acknowledged data the capture never showed: that direction's held
+            // data is delivered with a gap.
+            other.peer_ack(ts, seg.ack, &mut |ev| {
+                deliver(ctx, &info, app, &mut stop, dir.flip(), ev.into())
+            });
         }
     }
-    let conn = f.id;
-    for w in reasm.iter_mut().flat_map(|r| r.weirds()) {
-        ctx.weird(None, Some(conn), w);
+    for w in streams.iter_mut().flat_map(|r| r.weirds()) {
+        ctx.weird(None, Some(info.id), w);
     }
-    for ev in events {
-        deliver(ctx, f, dir, ev);
+    if stop {
+        *reasm = None;
     }
 }
 
-/// One in-order piece of a stream to the connection's parser.
-fn deliver(ctx: &mut Ctx<'_>, f: &mut Flow<ConnApp>, dir: Direction, ev: OwnedEvent) {
-    if matches!(f.app.app, App::Undecided) {
-        let OwnedEvent::Data { bytes, .. } = &ev else {
+/// One in-order piece of a stream to the connection's parser. Sets `stop` when the
+/// connection carries nothing we parse (reassembly can stop).
+fn deliver(
+    ctx: &mut Ctx<'_>,
+    f: &FlowInfo,
+    app: &mut App,
+    stop: &mut bool,
+    dir: Direction,
+    ev: Ev<'_>,
+) {
+    if matches!(app, App::Undecided) {
+        let Ev::Data(bytes, _) = &ev else {
             return;
         };
-        f.app.app = if f.resp.port == 53 || f.orig.port == 53 {
+        *app = if f.resp.port == 53 || f.orig.port == 53 {
             App::Dns(Box::new([TcpFramer::new(), TcpFramer::new()]))
         } else if dir == Direction::Orig && tls::looks_like_tls_client_hello(bytes) {
             App::Tls(Box::default())
@@ -712,20 +743,23 @@ fn deliver(ctx: &mut Ctx<'_>, f: &mut Flow<ConnApp>, dir: Direction, ev: OwnedEv
         } else {
             App::Other
         };
-        if matches!(f.app.app, App::Other) {
-            f.app.reasm = None;
+        if matches!(app, App::Other) {
+            *stop = true;
             return;
         }
     }
+    if matches!(app, App::Other) {
+        return;
+    }
     let (client, server) = (f.orig, f.resp);
-    match (&mut f.app.app, ev) {
-        (App::Dns(framers), OwnedEvent::Data { bytes, ready_ts }) => {
+    match (app, ev) {
+        (App::Dns(framers), Ev::Data(bytes, ready_ts)) => {
             let (src, dst) = match dir {
                 Direction::Orig => (client, server),
                 Direction::Resp => (server, client),
             };
             let mut msgs: Vec<(Timestamp, Vec<u8>)> = Vec::new();
-            framers[dir.idx()].push(ready_ts, &bytes, &mut |t, m| msgs.push((t, m.to_vec())));
+            framers[dir.idx()].push(ready_ts, bytes, &mut |t, m| msgs.push((t, m.to_vec())));
             for (t, m) in msgs {
                 match dns::parse_message(&m) {
                     Ok(msg) => ctx.trackers.dns.message(
@@ -746,18 +780,18 @@ fn deliver(ctx: &mut Ctx<'_>, f: &mut Flow<ConnApp>, dir: Direction, ev: OwnedEv
                 }
             }
         }
-        (App::Dns(framers), OwnedEvent::Gap) => framers[dir.idx()].gap(),
+        (App::Dns(framers), Ev::Gap) => framers[dir.idx()].gap(),
         (App::Tls(t), ev) => {
             match ev {
-                OwnedEvent::Data { bytes, ready_ts } => {
-                    t.conn.data(dir, ready_ts, &bytes);
+                Ev::Data(bytes, ready_ts) => {
+                    t.conn.data(dir, ready_ts, bytes);
                     if t.dec.is_none() && !ctx.trackers.keys.is_empty() {
                         t.dec = Some(TlsDecryptor::new());
                     }
                     let mut pts: Vec<Plaintext> = Vec::new();
                     let mut alpn_h2 = false;
                     if let Some(dec) = t.dec.as_mut() {
-                        dec.data(&ctx.trackers.keys, dir, ready_ts, &bytes, &mut pts);
+                        dec.data(&ctx.trackers.keys, dir, ready_ts, bytes, &mut pts);
                         alpn_h2 = dec.alpn() == Some("h2");
                         for w in dec.weirds() {
                             ctx.weird(None, Some(f.id), w);
@@ -767,7 +801,7 @@ fn deliver(ctx: &mut Ctx<'_>, f: &mut Flow<ConnApp>, dir: Direction, ev: OwnedEv
                         plaintext(t, alpn_h2, pt);
                     }
                 }
-                OwnedEvent::Gap => {
+                Ev::Gap => {
                     t.conn.gap(dir, 0, f.last_ts);
                     if let Some(dec) = t.dec.as_mut() {
                         dec.gap(dir);
@@ -778,7 +812,7 @@ fn deliver(ctx: &mut Ctx<'_>, f: &mut Flow<ConnApp>, dir: Direction, ev: OwnedEv
                         _ => {}
                     }
                 }
-                OwnedEvent::Close(ts) => {
+                Ev::Close(ts) => {
                     if let Inner::Http(h) = &mut t.inner {
                         h.close(dir, ts);
                     }
@@ -806,9 +840,9 @@ fn deliver(ctx: &mut Ctx<'_>, f: &mut Flow<ConnApp>, dir: Direction, ev: OwnedEv
         }
         (App::H2(conn, streams), ev) => {
             match ev {
-                OwnedEvent::Data { bytes, ready_ts } => conn.data(dir, ready_ts, &bytes),
-                OwnedEvent::Gap => conn.gap(dir),
-                OwnedEvent::Close(_) => {}
+                Ev::Data(bytes, ready_ts) => conn.data(dir, ready_ts, bytes),
+                Ev::Gap => conn.gap(dir),
+                Ev::Close(_) => {}
             }
             conn.drain(streams);
             for w in conn.weirds() {
@@ -817,9 +851,9 @@ fn deliver(ctx: &mut Ctx<'_>, f: &mut Flow<ConnApp>, dir: Direction, ev: OwnedEv
         }
         (App::Http(conn, txs), ev) => {
             match ev {
-                OwnedEvent::Data { bytes, ready_ts } => conn.data(dir, ready_ts, ready_ts, &bytes),
-                OwnedEvent::Gap => conn.gap(dir, 0, f.last_ts),
-                OwnedEvent::Close(ts) => conn.close(dir, ts),
+                Ev::Data(bytes, ready_ts) => conn.data(dir, ready_ts, ready_ts, bytes),
+                Ev::Gap => conn.gap(dir, 0, f.last_ts),
+                Ev::Close(ts) => conn.close(dir, ts),
             }
             conn.drain(txs);
             for w in conn.weirds() {
@@ -856,23 +890,13 @@ fn plaintext(t: &mut TlsApp, alpn_h2: bool, pt: Plaintext) {
 /// A flow left the table: flush its streams and emit its connection row.
 fn finish_flow(ctx: &mut Ctx<'_>, mut f: Flow<ConnApp>) {
     if let Some(mut reasm) = f.app.reasm.take() {
+        let info = FlowInfo::of(&f);
+        let mut stop = false;
         for dir in [Direction::Orig, Direction::Resp] {
-            let mut events: Vec<OwnedEvent> = Vec::new();
-            reasm[dir.idx()].flush(f.last_ts, &mut |ev| match ev {
-                StreamEvent::Data {
-                    bytes, ready_ts, ..
-                } => events.push(OwnedEvent::Data {
-                    bytes: bytes.to_vec(),
-                    ready_ts,
-                }),
-                StreamEvent::Gap { .. } => events.push(OwnedEvent::Gap),
-                StreamEvent::Fin { ts, .. } | StreamEvent::Rst { ts } => {
-                    events.push(OwnedEvent::Close(ts))
-                }
+            let app = &mut f.app.app;
+            reasm[dir.idx()].flush(f.last_ts, &mut |ev| {
+                deliver(ctx, &info, app, &mut stop, dir, ev.into())
             });
-            for ev in events {
-                deliver(ctx, &mut f, dir, ev);
-            }
         }
     }
     let mut row = connection_row(&f, ctx.names);
