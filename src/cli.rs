@@ -32,19 +32,21 @@ pub struct AnalyzeArgs {
     /// Capture files; `-` reads standard input.
     #[arg(required = true)]
     pub captures: Vec<PathBuf>,
-    /// Write every table to DIR/<table>.<ext>.
+    /// Write every table to DIR/<table>.<ext>; `-` writes one JSON object
+    /// {table: [rows]} to standard output (with --format json).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Table format for --out.
     #[arg(long, value_enum, default_value = "parquet")]
     pub format: FormatArg,
-    /// Write a HAR 1.2 file (not available yet).
+    /// Write a HAR 1.2 file (one page per navigation); `-` = standard output.
     #[arg(long, value_name = "FILE")]
     pub har: Option<PathBuf>,
-    /// Write a self-contained HTML waterfall (not available yet).
+    /// Write a self-contained HTML waterfall page; `-` = standard output.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
-    /// SSLKEYLOGFILE-format key log for TLS decryption (not available yet).
+    /// SSLKEYLOGFILE-format key log for TLS decryption (keys in pcapng Decryption Secrets
+    /// Blocks are used too).
     #[arg(long, value_name = "FILE")]
     pub keylog: Option<PathBuf>,
     /// Quiet period (ms) that separates two navigations in encrypted traffic.

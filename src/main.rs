@@ -9,7 +9,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use lifecycle::analyze::{Analyzer, Options};
 use lifecycle::capture::open_input;
 use lifecycle::export::{self, Format};
-use std::io::{IsTerminal, Write};
+use std::io::{ErrorKind, IsTerminal, Write};
+use std::path::Path;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -26,27 +27,88 @@ fn main() -> ExitCode {
     }
 }
 
-fn analyze(args: AnalyzeArgs) -> ExitCode {
-    for (flag, v) in [
-        ("--har", &args.har),
-        ("--html", &args.html),
-        ("--keylog", &args.keylog),
-    ] {
-        if v.is_some() {
-            eprintln!("lifecycle: {flag} is not available yet in this version");
-            return ExitCode::from(2);
-        }
+/// Where an output goes.
+enum Sink<'a> {
+    Stdout,
+    File(&'a Path),
+}
+
+fn sink(p: &Path) -> Sink<'_> {
+    if p == Path::new("-") {
+        Sink::Stdout
+    } else {
+        Sink::File(p)
     }
+}
+
+/// Writes one output to a file (atomically) or to standard output. A closed pipe on
+/// standard output (`| head`) is not an error.
+fn emit(
+    what: &str,
+    to: Sink,
+    quiet: bool,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), ()> {
+    let result = match to {
+        Sink::Stdout => {
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            match write(&mut out).and_then(|_| out.flush()) {
+                Err(e) if e.kind() == ErrorKind::BrokenPipe => Ok(()),
+                r => r,
+            }
+        }
+        Sink::File(p) => {
+            let r = export::write_atomic(p, write);
+            if r.is_ok() && !quiet {
+                eprintln!("lifecycle: wrote {}", p.display());
+            }
+            r
+        }
+    };
+    result.map_err(|e| {
+        let target = match to {
+            Sink::Stdout => "standard output".to_string(),
+            Sink::File(p) => p.display().to_string(),
+        };
+        eprintln!("lifecycle: writing {what} to {target}: {e}");
+    })
+}
+
+fn analyze(args: AnalyzeArgs) -> ExitCode {
+    let keylog = match &args.keylog {
+        Some(path) => match std::fs::read(path) {
+            Ok(bytes) => Some(bytes),
+            Err(e) => {
+                eprintln!("lifecycle: --keylog {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
+    };
     let format = match args.format {
         FormatArg::Csv => Format::Csv,
         FormatArg::Parquet => Format::Parquet,
         FormatArg::Json => Format::Json,
     };
-    if args.out.is_some() && format != Format::Csv {
+    let out_stdout = args.out.as_deref().is_some_and(|p| p == Path::new("-"));
+    if out_stdout && format != Format::Json {
         eprintln!(
-            "lifecycle: --format {} is not available yet in this version; use --format csv",
+            "lifecycle: --out - writes JSON to standard output; add --format json (or give a directory for {})",
             format.ext()
         );
+        return ExitCode::from(2);
+    }
+    let on_stdout = [
+        args.out.as_deref(),
+        args.har.as_deref(),
+        args.html.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|p| *p == Path::new("-"))
+    .count();
+    if on_stdout > 1 {
+        eprintln!("lifecycle: only one of --out, --har, --html can write to standard output (-)");
         return ExitCode::from(2);
     }
     if !(args.idle_gap.is_finite() && args.idle_gap > 0.0) {
@@ -56,6 +118,15 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
     let mut analyzer = Analyzer::new(Options {
         idle_gap_ms: args.idle_gap,
     });
+    if let Some(bytes) = &keylog
+        && analyzer.add_keylog(bytes) == 0
+        && !args.quiet
+    {
+        eprintln!(
+            "lifecycle: warning: --keylog has no usable key lines (NSS key log format expected)"
+        );
+    }
+
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
     let mut exit = 0u8;
     let mut read_any = false;
@@ -104,7 +175,25 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
         }
     }
     let analysis = analyzer.finish();
-    if let Some(dir) = &args.out {
+    let mut write_failed = false;
+    if let Some(har) = &args.har {
+        write_failed |= emit("HAR", sink(har), args.quiet, |w| {
+            export::har::write_har(&analysis, w)
+        })
+        .is_err();
+    }
+    if let Some(html) = &args.html {
+        write_failed |= emit("HTML", sink(html), args.quiet, |w| {
+            export::html::write_html(&analysis, w)
+        })
+        .is_err();
+    }
+    if out_stdout {
+        write_failed |= emit("tables", Sink::Stdout, args.quiet, |w| {
+            export::write_tables_json(&analysis, w)
+        })
+        .is_err();
+    } else if let Some(dir) = &args.out {
         match export::write_tables(&analysis, dir, format) {
             Ok(files) => {
                 if !args.quiet {
@@ -113,10 +202,14 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
             }
             Err(e) => {
                 eprintln!("lifecycle: writing tables to {}: {e}", dir.display());
-                return ExitCode::from(2);
+                write_failed = true;
             }
         }
-    } else if !args.quiet && read_any {
+    }
+    if write_failed {
+        return ExitCode::from(2);
+    }
+    if args.out.is_none() && on_stdout == 0 && !args.quiet && read_any {
         let color = std::io::stdout().is_terminal();
         let text = export::report::render(&analysis, color);
         let mut out = std::io::stdout().lock();

@@ -334,9 +334,14 @@ pub fn correlate(
                 location: x.location.clone(),
                 ..Default::default()
             };
-            if let (Some(h), Some(u)) = (&r.host, &x.url) {
+            if let Some(u) = &x.url {
+                // Without a Host header (HTTP/1.0), the server's address stands in.
+                let authority = r.host.clone().unwrap_or_else(|| match c.server.ip {
+                    std::net::IpAddr::V6(ip) => format!("[{ip}]:{}", c.server.port),
+                    ip => format!("{ip}:{}", c.server.port),
+                });
                 r.url = Some(if u.starts_with('/') {
-                    format!("{}://{}{}", r.scheme, h, u)
+                    format!("{}://{}{}", r.scheme, authority, u)
                 } else {
                     u.clone()
                 });

@@ -1,9 +1,15 @@
-//! Exporters: the tables of SPEC.md as CSV (Parquet and JSON come with the exports work), and
-//! the human report on standard output.
+//! Exporters: the tables of SPEC.md as Parquet, CSV or JSON (one column model, [`Table`],
+//! defined once per table below), HAR 1.2, the HTML waterfall page, and the human report on
+//! standard output.
 //!
-//! Imports `base`, `correlate` (rows) and `analyze` (the finished [`Analysis`]).
+//! Imports `base`, `correlate` (rows) and `analyze` (the finished [`Analysis`]). polars is
+//! used only by `parquet`.
 
 pub mod csv;
+pub mod har;
+pub mod html;
+pub mod json;
+pub mod parquet;
 pub mod report;
 pub mod table;
 
@@ -268,29 +274,58 @@ pub fn tables(a: &Analysis) -> Vec<Table> {
     ]
 }
 
+/// Writes one table in a format.
+pub fn write_table(t: &Table, format: Format, w: &mut dyn Write) -> io::Result<()> {
+    match format {
+        Format::Csv => csv::write_csv(t, w),
+        Format::Parquet => parquet::write_parquet(t, w),
+        Format::Json => json::write_json(t, w),
+    }
+}
+
 /// Writes every table as `DIR/<table>.<ext>`, each atomically (temporary name, then rename).
 pub fn write_tables(a: &Analysis, dir: &Path, format: Format) -> io::Result<Vec<String>> {
     fs::create_dir_all(dir)?;
     let mut written = Vec::new();
     for t in tables(a) {
         let path = dir.join(format!("{}.{}", t.name, format.ext()));
-        let tmp = dir.join(format!(".{}.{}.tmp", t.name, format.ext()));
-        {
-            let f = fs::File::create(&tmp)?;
-            let mut w = BufWriter::new(f);
-            match format {
-                Format::Csv => csv::write_csv(&t, &mut w)?,
-                Format::Parquet | Format::Json => {
-                    return Err(io::Error::other(format!(
-                        "{} output is not available yet",
-                        format.ext()
-                    )));
-                }
-            }
-            w.flush()?;
-        }
-        fs::rename(&tmp, &path)?;
+        write_atomic(&path, |w| write_table(&t, format, w))?;
         written.push(path.display().to_string());
     }
     Ok(written)
+}
+
+/// Every table as one JSON object `{table: [rows]}` (for `--out - --format json`).
+pub fn write_tables_json(a: &Analysis, w: &mut dyn Write) -> io::Result<()> {
+    json::write_tables_object(&tables(a), w)
+}
+
+/// Writes `path` atomically: into a temporary file beside it, then a rename, so a reader
+/// never sees half a file and a failed run leaves any previous file in place.
+pub fn write_atomic(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => Path::new(".").to_path_buf(),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut w = BufWriter::new(fs::File::create(&tmp)?);
+        write(&mut w)?;
+        w.flush()?;
+        w.into_inner().map_err(|e| e.into_error())?.sync_all()
+    })();
+    match result {
+        Ok(()) => fs::rename(&tmp, path),
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
 }

@@ -148,3 +148,57 @@ fn every_malformed_public_capture_fails_cleanly() {
         );
     }
 }
+
+#[test]
+fn keylog_flag_decrypts_and_bad_path_exits_two() {
+    let dir = public_dir().join("Voev_snet/tests/pcap/data/decrypt_by_keylog");
+    let out = lifecycle()
+        .args(["analyze", "--out", "-", "--format", "json", "--keylog"])
+        .arg(dir.join("log.txt"))
+        .arg(dir.join("tls1.3_curl_google.pcap"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("https://www.google.com/"), "{stdout}");
+    let out = lifecycle()
+        .args(["analyze", "--keylog", "/nonexistent/keys.txt"])
+        .arg(dir.join("tls1.3_curl_google.pcap"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// The Parquet files open outside Rust: `tests/read_parquet.py` reads them with pyarrow and
+/// compares every value with the JSON output (skipped when python3 has no pyarrow;
+/// `.ci/run` installs it).
+#[test]
+fn parquet_reads_back_with_pyarrow() {
+    let probe = Command::new("python3")
+        .args(["-c", "import pyarrow"])
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        eprintln!(
+            "SKIP parquet_reads_back_with_pyarrow: python3 -c 'import pyarrow' failed (pip install pyarrow)"
+        );
+        return;
+    }
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/read_parquet.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .arg(env!("CARGO_BIN_EXE_lifecycle"))
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains(" 0 failed"), "{text}");
+}

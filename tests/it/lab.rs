@@ -191,12 +191,24 @@ fn chromium_cold_then_warm_decrypted_matches_nginx() {
     ));
     assert!(err.is_none());
     assert_eq!(our_requests(&a), nginx_requests("chromium-cold-then-warm"));
-    assert!(a.requests.iter().all(|r| r.timing_source == "http" && r.encrypted));
-    assert!(a.requests.iter().all(|r| r.http_version.as_deref() == Some("h2")));
+    assert!(
+        a.requests
+            .iter()
+            .all(|r| r.timing_source == "http" && r.encrypted)
+    );
+    assert!(
+        a.requests
+            .iter()
+            .all(|r| r.http_version.as_deref() == Some("h2"))
+    );
     let temps: Vec<&str> = a.navigations.iter().map(|n| n.temperature).collect();
     assert_eq!(temps, vec!["cold", "warm"]);
     let counts: Vec<u64> = a.navigations.iter().map(|n| n.requests).collect();
-    assert_eq!(counts, vec![7, 4], "nginx logged 7 requests for the cold load, 4 for the warm");
+    assert_eq!(
+        counts,
+        vec![7, 4],
+        "nginx logged 7 requests for the cold load, 4 for the warm"
+    );
     // Warm load: no DNS, no new connection.
     let warm = &a.navigations[1];
     assert_eq!((warm.dns_lookups, warm.connections_new), (0, 0));
@@ -221,6 +233,9 @@ fn full_cold_curl_decrypted_matches_nginx() {
         assert_eq!(d.connect_ms, p.connect_ms);
         assert_eq!(d.tls_ms, p.tls_ms);
         let (dw, pw) = (d.wait_ms.unwrap_or(0.0), p.wait_ms.unwrap_or(0.0));
-        assert!((dw - pw).abs() < 1.0, "decrypted wait {dw} vs record-estimated {pw}");
+        assert!(
+            (dw - pw).abs() < 1.0,
+            "decrypted wait {dw} vs record-estimated {pw}"
+        );
     }
 }

@@ -1,7 +1,9 @@
 //! One integration-test binary, a module per theme (as ripgrep does).
 
 mod cli;
+mod export;
 mod golden_conv;
+mod golden_decrypted;
 mod golden_proto;
 mod lab;
 mod util;

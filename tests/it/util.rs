@@ -35,3 +35,15 @@ pub fn assert_same_lines(what: &str, expected: &str, actual: &str) {
         panic!("{what} differs\n--- expected ---\n{expected}\n--- actual ---\n{actual}\n");
     }
 }
+
+/// Like [`analyze`], with an SSLKEYLOGFILE-format key log.
+pub fn analyze_with_keys(path: &Path, keys: Option<&Path>) -> Analysis {
+    let mut a = Analyzer::new(Options::default());
+    if let Some(k) = keys {
+        a.add_keylog(&std::fs::read(k).unwrap_or_default());
+    }
+    if let Ok((r, _)) = open_input(path) {
+        let _ = a.feed_capture(&path.display().to_string(), r, &mut |_| {});
+    }
+    a.finish()
+}

@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# Benchmark: lifecycle against the bare floor pass (and tshark, when installed) on
+# generated captures of the given sizes, all measured in the same run.
+#
+#   bench/run.sh [SIZE_MB ...]          default: 100 1000
+#
+# Environment:
+#   BENCH_DIR   where captures and outputs go (default: a new temp dir, removed at exit)
+#   REPS        timed runs per tool and size, median reported (default 3)
+#   SEED        generator seed (default 1)
+#   TSHARK      0 to skip tshark even when installed (default 1; it runs once per size)
+#   KEEP        1 to reuse existing captures in BENCH_DIR instead of regenerating
+#   BUILD       0 to skip `cargo build` and use the release binaries already built
+#   LIFECYCLE   path of the lifecycle binary to measure (default: the release build)
+#
+# See bench/README.md for what is measured and how to read the table.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+SIZES=("$@")
+[ ${#SIZES[@]} -gt 0 ] || SIZES=(100 1000)
+REPS=${REPS:-3}
+SEED=${SEED:-1}
+TSHARK=${TSHARK:-1}
+KEEP=${KEEP:-0}
+BUILD=${BUILD:-1}
+
+if [ -n "${BENCH_DIR:-}" ]; then
+    mkdir -p "$BENCH_DIR"
+    DIR=$BENCH_DIR
+else
+    DIR=$(mktemp -d "${TMPDIR:-/tmp}/lifecycle-bench.XXXXXX")
+    trap 'rm -rf "$DIR"' EXIT
+fi
+
+if [ "$BUILD" != 0 ]; then
+    echo "== building (release)" >&2
+    cargo build --release --quiet --bin lifecycle --examples
+fi
+TARGET=$(cargo metadata --format-version 1 --no-deps 2>/dev/null |
+    sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+TARGET=${TARGET:-$ROOT/target}
+LIFECYCLE=${LIFECYCLE:-$TARGET/release/lifecycle}
+FLOOR=$TARGET/release/examples/floor
+GEN=$TARGET/release/examples/gen_capture
+
+# measure OUTFILE CMD...: runs CMD with stdout to OUTFILE and prints "SECONDS MAXRSS_KB RC".
+# python3 (wall clock from perf_counter, RSS from wait4's rusage of that one child) is
+# preferred for its resolution; /usr/bin/time (10 ms resolution) is the fallback.
+if command -v python3 >/dev/null 2>&1; then
+    measure() {
+        python3 - "$@" <<'PY'
+import os, subprocess, sys, time
+out = open(sys.argv[1], "wb")
+t0 = time.perf_counter()
+p = subprocess.Popen(sys.argv[2:], stdout=out, stderr=subprocess.DEVNULL)
+_, status, ru = os.wait4(p.pid, 0)
+dt = time.perf_counter() - t0
+rc = os.waitstatus_to_exitcode(status)
+print(f"{dt:.4f} {ru.ru_maxrss} {rc}")
+PY
+    }
+elif [ -x /usr/bin/time ]; then
+    measure() {
+        local out=$1 tf rc
+        shift
+        tf=$(mktemp)
+        rc=0
+        /usr/bin/time -o "$tf" -f '%e %M' "$@" >"$out" 2>/dev/null || rc=$?
+        echo "$(tail -n1 "$tf") $rc"
+        rm -f "$tf"
+    }
+else
+    echo "bench/run.sh: needs python3 or /usr/bin/time to measure peak RSS" >&2
+    exit 2
+fi
+
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+HAVE_TSHARK=0
+if [ "$TSHARK" != 0 ] && command -v tshark >/dev/null 2>&1; then HAVE_TSHARK=1; fi
+
+RESULTS=$DIR/results.tsv
+: >"$RESULTS"
+
+# run_tool NAME SIZE REPS CMD...: REPS timed runs; appends
+# "name size secs rss_kb rc" (median seconds, largest RSS, last nonzero rc) to RESULTS.
+run_tool() {
+    local name=$1 size=$2 reps=$3 out secs rss rc=0 r line
+    shift 3
+    out=$DIR/$name-$size.stdout
+    : >"$DIR/$name-$size.times"
+    for ((r = 0; r < reps; r++)); do
+        line=$(measure "$out" "$@")
+        echo "$line" >>"$DIR/$name-$size.times"
+        [ "${line##* }" = 0 ] || rc=${line##* }
+    done
+    secs=$(awk '{print $1}' "$DIR/$name-$size.times" | median)
+    rss=$(awk '{print $2}' "$DIR/$name-$size.times" | sort -n | tail -n1)
+    printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$size" "$secs" "$rss" "$rc" >>"$RESULTS"
+}
+
+for size in "${SIZES[@]}"; do
+    cap=$DIR/gen-${size}MB-seed$SEED.pcap
+    if [ "$KEEP" = 1 ] && [ -s "$cap" ]; then
+        echo "== reusing $cap" >&2
+    else
+        echo "== generating $cap" >&2
+        "$GEN" "$cap" "$size" "$SEED"
+    fi
+    bytes=$(stat -c %s "$cap")
+    # Warm the page cache so the first timed tool does not pay for the disk.
+    cat "$cap" >/dev/null
+
+    # Floor and lifecycle alternate, so drift on a noisy machine hits both alike.
+    : >"$DIR/floor-$size.times"
+    : >"$DIR/lifecycle-$size.times"
+    frc=0
+    lrc=0
+    for ((r = 0; r < REPS; r++)); do
+        echo "== $size MB: run $((r + 1))/$REPS floor, lifecycle" >&2
+        line=$(measure "$DIR/floor-$size.stdout" "$FLOOR" "$cap")
+        echo "$line" >>"$DIR/floor-$size.times"
+        [ "${line##* }" = 0 ] || frc=${line##* }
+        rm -rf "$DIR/out-$size"
+        mkdir -p "$DIR/out-$size"
+        line=$(measure "$DIR/lifecycle-$size.stdout" "$LIFECYCLE" analyze --quiet \
+            --format csv --out "$DIR/out-$size" "$cap")
+        echo "$line" >>"$DIR/lifecycle-$size.times"
+        [ "${line##* }" = 0 ] || lrc=${line##* }
+    done
+    for t in floor lifecycle; do
+        rc=$frc
+        [ $t = floor ] || rc=$lrc
+        secs=$(awk '{print $1}' "$DIR/$t-$size.times" | median)
+        rss=$(awk '{print $2}' "$DIR/$t-$size.times" | sort -n | tail -n1)
+        printf '%s\t%s\t%s\t%s\t%s\n' "$t" "$size" "$secs" "$rss" "$rc" >>"$RESULTS"
+    done
+    if [ "$HAVE_TSHARK" = 1 ]; then
+        echo "== $size MB: tshark -T fields (once)" >&2
+        run_tool tshark "$size" 1 tshark -n -r "$cap" -T fields \
+            -e dns.qry.name -e tls.handshake.extensions_server_name -e http.request.uri
+    fi
+    packets=$(sed -n 's/.*packets=\([0-9]*\).*/\1/p' "$DIR/floor-$size.stdout")
+    printf 'capture\t%s\t%s\t%s\n' "$size" "$bytes" "${packets:-0}" >>"$RESULTS"
+done
+
+# The table. Ratio = tool seconds / floor seconds on the same capture (same run).
+awk -F'\t' '
+    $1 == "capture" { bytes[$2] = $3; pkts[$2] = $4; next }
+    { n++; tool[n] = $1; size[n] = $2; secs[n] = $3; rss[n] = $4; rc[n] = $5
+      if ($1 == "floor") floor[$2] = $3 }
+    END {
+        printf "%-10s %8s %9s %9s %12s %9s %9s %s\n", "tool", "size_MB", "seconds", "MB/s",
+            "packets/s", "RSS_MB", "x_floor", ""
+        for (i = 1; i <= n; i++) {
+            s = size[i]; mb = bytes[s] / 1e6; t = secs[i] > 0 ? secs[i] : 1e-9
+            note = rc[i] != 0 ? "exit status " rc[i] : ""
+            printf "%-10s %8.0f %9.3f %9.0f %12.0f %9.1f %9.2f %s\n", tool[i], mb, secs[i],
+                mb / t, pkts[s] / t, rss[i] / 1024, secs[i] / floor[s], note
+        }
+        # Peak RSS of lifecycle, largest capture against smallest: ~1.0 means flat.
+        lo = ""; hi = ""
+        for (i = 1; i <= n; i++) if (tool[i] == "lifecycle") {
+            if (lo == "" || bytes[size[i]] < bytes[size[lo]]) lo = i
+            if (hi == "" || bytes[size[i]] > bytes[size[hi]]) hi = i
+        }
+        if (lo != "" && hi != lo)
+            printf "\nlifecycle peak RSS: %.1f MB at %.0f MB, %.1f MB at %.0f MB: ratio %.2f for %.1fx the capture\n",
+                rss[lo] / 1024, bytes[size[lo]] / 1e6, rss[hi] / 1024, bytes[size[hi]] / 1e6,
+                rss[hi] / rss[lo], bytes[size[hi]] / bytes[size[lo]]
+    }' "$RESULTS"
+echo
+echo "medians of $REPS runs (tshark: 1 run); raw figures in $RESULTS"
+[ -n "${BENCH_DIR:-}" ] || echo "(temp dir removed at exit; set BENCH_DIR to keep captures and outputs)"

@@ -1,0 +1,17 @@
+//! Capture reader + link/IP decoder on arbitrary bytes.
+#![no_main]
+use lifecycle::capture::{CaptureReader, Event};
+use lifecycle::decode::Decoder;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(mut r) = CaptureReader::new(std::io::Cursor::new(data.to_vec()), 0) else {
+        return;
+    };
+    let mut d = Decoder::new();
+    while let Ok(Some(ev)) = r.next_event() {
+        if let Event::Frame(f) = ev {
+            let _ = d.decode(&f);
+        }
+    }
+});
