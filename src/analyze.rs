@@ -966,6 +966,7 @@ fn finish_flow(ctx: &mut Ctx<'_>, mut f: Flow<ConnApp>) {
     }
     ctx.out.connections.push(row);
     if f.tcp.is_some() {
+        outcome.compact();
         ctx.out.outcomes.push(outcome);
     }
 }

@@ -45,6 +45,8 @@ pub struct ConnOutcome {
     pub h2: Vec<H2Stream>,
     /// Negotiated ALPN when known (TLS 1.2 ServerHello, or decrypted EncryptedExtensions).
     pub alpn: Option<String>,
+    /// Request/response exchanges, once [`ConnOutcome::compact`] has run.
+    exchanges: Option<(Vec<Exchange>, bool)>,
 }
 
 impl ConnOutcome {
@@ -70,7 +72,42 @@ impl ConnOutcome {
             http: Vec::new(),
             h2: Vec::new(),
             alpn: None,
+            exchanges: None,
         }
+    }
+
+    /// Turns the raw material (TLS records, HTTP transactions, HTTP/2 streams) into request
+    /// exchanges and drops it, so a finished connection costs memory in proportion to its
+    /// requests, not its records. Called when the flow ends.
+    pub fn compact(&mut self) {
+        if self.exchanges.is_none() {
+            self.exchanges = Some(exchanges_of(self));
+        }
+        self.records = Vec::new();
+        self.http = Vec::new();
+        self.h2 = Vec::new();
+        if let Some(t) = self.tls.as_mut() {
+            t.alpn_offered = Vec::new();
+            t.versions_offered = Vec::new();
+            t.key_share_groups = Vec::new();
+            t.client_session_id = Vec::new();
+            t.alerts = Vec::new();
+        }
+    }
+}
+
+/// The exchanges of a connection and whether they come from parsed HTTP (else estimated
+/// from TLS records).
+fn exchanges_of(c: &ConnOutcome) -> (Vec<Exchange>, bool) {
+    if let Some(x) = &c.exchanges {
+        return x.clone();
+    }
+    if !c.h2.is_empty() {
+        (h2_exchanges(c), true)
+    } else if !c.http.is_empty() || c.tls.is_none() {
+        (http_exchanges(c), true)
+    } else {
+        (tls_exchanges(c), false)
     }
 }
 
@@ -286,13 +323,7 @@ pub fn correlate(
     let mut requests: Vec<RequestRow> = Vec::new();
     for c in outcomes {
         let encrypted = c.tls.is_some();
-        let (exchanges, from_http) = if !c.h2.is_empty() {
-            (h2_exchanges(c), true)
-        } else if !c.http.is_empty() || !encrypted {
-            (http_exchanges(c), true)
-        } else {
-            (tls_exchanges(c), false)
-        };
+        let (exchanges, from_http) = exchanges_of(c);
         let lookup = c
             .syn_ts
             .and_then(|syn| dns_for(dns, &c.client, &c.server, syn));

@@ -9,6 +9,7 @@ pub mod csv;
 pub mod har;
 pub mod html;
 pub mod json;
+#[cfg(feature = "parquet")]
 pub mod parquet;
 pub mod report;
 pub mod table;
@@ -278,7 +279,12 @@ pub fn tables(a: &Analysis) -> Vec<Table> {
 pub fn write_table(t: &Table, format: Format, w: &mut dyn Write) -> io::Result<()> {
     match format {
         Format::Csv => csv::write_csv(t, w),
+        #[cfg(feature = "parquet")]
         Format::Parquet => parquet::write_parquet(t, w),
+        #[cfg(not(feature = "parquet"))]
+        Format::Parquet => Err(io::Error::other(
+            "this build has no Parquet support (built without the `parquet` feature)",
+        )),
         Format::Json => json::write_json(t, w),
     }
 }

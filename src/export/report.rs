@@ -173,6 +173,13 @@ fn navigations(a: &Analysis, s: &mut String, color: bool) {
                 }
             }
         }
+        // Navigation-level findings (DHCP lease, ARP wait before the first request).
+        for f in &n.findings {
+            if seen.len() < 12 && !seen.contains(&f.code) {
+                seen.push(f.code);
+                let _ = writeln!(s, "  {red}! {}{reset}: {}", f.code, f.detail);
+            }
+        }
         if let Some(p) = n.slowest_phase {
             let _ = writeln!(s, "  slowest phase of the main document: {p}");
         }
