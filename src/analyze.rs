@@ -510,6 +510,7 @@ fn handle_ip(flows: &mut FlowTable<ConnApp>, ctx: &mut Ctx<'_>, frame: &Frame<'_
             f.packets[dir.idx()] += 1;
             f.frame_bytes[dir.idx()] += frame.orig_len as u64;
             f.payload_bytes[dir.idx()] += seg.payload.len() as u64 + seg.missing as u64;
+            let was_closed = f.tcp.as_ref().is_some_and(|t| t.is_closed());
             if let Some(t) = f.tcp.as_mut() {
                 t.segment(
                     dir,
@@ -524,7 +525,12 @@ fn handle_ip(flows: &mut FlowTable<ConnApp>, ctx: &mut Ctx<'_>, frame: &Frame<'_
                     seg.payload.len() as u32 + seg.missing,
                 );
             }
+            let now_closed = !was_closed && f.tcp.as_ref().is_some_and(|t| t.is_closed());
+            let (id, orig, resp) = (f.id, f.orig, f.resp);
             tcp_stream(ctx, f, dir, ts, &seg);
+            if now_closed {
+                flows.closed(id, (orig, resp, PROTO_TCP), ts);
+            }
         }
         Transport::Udp {
             src_port,

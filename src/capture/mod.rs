@@ -202,7 +202,7 @@ impl<'r> CaptureReader<'r> {
             return Ok(None);
         }
         if self.pending > 0 {
-            self.inner.consume(self.pending);
+            self.inner.consume_noshift(self.pending);
             self.offset += self.pending as u64;
             self.pending = 0;
         }
@@ -319,7 +319,7 @@ impl<'r> CaptureReader<'r> {
     }
 
     fn consume(&mut self, len: usize) {
-        self.inner.consume(len);
+        self.inner.consume_noshift(len);
         self.offset += len as u64;
     }
 

@@ -279,22 +279,54 @@ fn tls_exchanges(c: &ConnOutcome) -> Vec<Exchange> {
     out
 }
 
-/// The DNS lookup that gave a connection its server address: the most recent answered
-/// lookup from the same client whose addresses include the server, answered before the SYN.
-fn dns_for<'d>(
-    dns: &'d [DnsLookup],
-    client: &Endpoint,
-    server: &Endpoint,
-    syn: Timestamp,
-) -> Option<&'d DnsLookup> {
-    dns.iter()
-        .filter(|l| {
-            l.client_ip == client.ip
-                && !l.unsolicited
-                && l.response_time.is_some_and(|t| t <= syn)
-                && l.addresses.contains(&server.ip)
-        })
-        .max_by_key(|l| (l.response_time, l.query_time))
+/// (client, answered address) → (response time, query time, index into the lookups).
+type DnsByAddr =
+    rustc_hash::FxHashMap<(std::net::IpAddr, std::net::IpAddr), Vec<(Timestamp, Timestamp, usize)>>;
+
+/// Answered lookups by (client, address in the answer), sorted by response time, so each
+/// connection finds its lookup in O(log n).
+struct DnsIndex {
+    by_addr: DnsByAddr,
+}
+
+impl DnsIndex {
+    fn new(dns: &[DnsLookup]) -> Self {
+        let mut by_addr: rustc_hash::FxHashMap<_, Vec<_>> = rustc_hash::FxHashMap::default();
+        for (i, l) in dns.iter().enumerate() {
+            let Some(resp) = l.response_time else {
+                continue;
+            };
+            if l.unsolicited {
+                continue;
+            }
+            for a in &l.addresses {
+                by_addr
+                    .entry((l.client_ip, *a))
+                    .or_default()
+                    .push((resp, l.query_time, i));
+            }
+        }
+        for v in by_addr.values_mut() {
+            v.sort();
+        }
+        DnsIndex { by_addr }
+    }
+
+    /// The DNS lookup that gave a connection its server address: the most recent answered
+    /// lookup from the same client whose addresses include the server, answered before the
+    /// SYN.
+    fn lookup<'d>(
+        &self,
+        dns: &'d [DnsLookup],
+        client: &Endpoint,
+        server: &Endpoint,
+        syn: Timestamp,
+    ) -> Option<&'d DnsLookup> {
+        let v = self.by_addr.get(&(client.ip, server.ip))?;
+        let n = v.partition_point(|(resp, _, _)| *resp <= syn);
+        let (_, _, i) = v.get(n.checked_sub(1)?)?;
+        dns.get(*i)
+    }
 }
 
 /// Packets held back by ARP leave right after the reply; a reply this close before the first
@@ -321,12 +353,13 @@ pub fn correlate(
     idle_gap_ms: f64,
 ) -> (Vec<RequestRow>, Vec<NavigationRow>) {
     let mut requests: Vec<RequestRow> = Vec::new();
+    let dns_index = DnsIndex::new(dns);
     for c in outcomes {
         let encrypted = c.tls.is_some();
         let (exchanges, from_http) = exchanges_of(c);
         let lookup = c
             .syn_ts
-            .and_then(|syn| dns_for(dns, &c.client, &c.server, syn));
+            .and_then(|syn| dns_index.lookup(dns, &c.client, &c.server, syn));
         let sni = c.tls.as_ref().and_then(|t| t.sni.clone());
         let dns_name = lookup.map(|l| l.qname.clone());
         for (i, x) in exchanges.into_iter().enumerate() {

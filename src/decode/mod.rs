@@ -145,12 +145,12 @@ impl Decoder {
                 return Decoded::Ignored;
             }
         };
-        self.sliced(ts, sliced)
+        self.sliced(ts, &sliced)
     }
 
-    fn sliced<'a>(&'a mut self, ts: Timestamp, p: LaxSlicedPacket<'a>) -> Decoded<'a> {
-        let Some(net) = p.net else {
-            if let Some((err, _)) = p.stop_err {
+    fn sliced<'a>(&'a mut self, ts: Timestamp, p: &LaxSlicedPacket<'a>) -> Decoded<'a> {
+        let Some(net) = &p.net else {
+            if let Some((err, _)) = &p.stop_err {
                 return malformed(ts, "ip-malformed", err.to_string());
             }
             return Decoded::Ignored;
@@ -224,24 +224,24 @@ impl Decoder {
         }
         // The declared payload length minus what the capture kept.
         let missing = 0u32;
-        let transport = match p.transport {
+        let transport = match &p.transport {
             Some(TransportSlice::Tcp(tcp)) => {
                 let wire_len = if payload.incomplete {
                     None
                 } else {
                     Some(payload.payload.len())
                 };
-                tcp_view(&tcp, wire_len)
+                tcp_view(tcp, wire_len)
             }
             Some(TransportSlice::Udp(udp)) => Transport::Udp {
                 src_port: udp.source_port(),
                 dst_port: udp.destination_port(),
-                payload: udp_payload(&udp, payload.payload),
+                payload: udp_payload(udp, payload.payload),
             },
             Some(_) => Transport::Other(payload.ip_number.0),
             None => match payload.ip_number.0 {
                 6 | 17 => {
-                    if let Some((err, _)) = p.stop_err {
+                    if let Some((err, _)) = &p.stop_err {
                         return malformed(ts, "transport-malformed", err.to_string());
                     }
                     return malformed(ts, "transport-malformed", "transport header cut");

@@ -264,16 +264,20 @@ pub fn navigations_table(rows: &[NavigationRow]) -> Table {
 
 /// Every table of the analysis.
 pub fn tables(a: &Analysis) -> Vec<Table> {
-    vec![
-        navigations_table(&a.navigations),
-        requests_table(&a.requests),
-        connections_table(&a.connections),
-        dns_table(&a.dns),
-        dhcp_table(&a.dhcp),
-        arp_table(&a.arp),
-        anomalies_table(&a.anomalies),
-    ]
+    TABLES.iter().map(|build| build(a)).collect()
 }
+
+/// Builders of every table, in output order (built one at a time when writing files, so
+/// only one table's cells are in memory at once).
+const TABLES: [fn(&Analysis) -> Table; 7] = [
+    |a| navigations_table(&a.navigations),
+    |a| requests_table(&a.requests),
+    |a| connections_table(&a.connections),
+    |a| dns_table(&a.dns),
+    |a| dhcp_table(&a.dhcp),
+    |a| arp_table(&a.arp),
+    |a| anomalies_table(&a.anomalies),
+];
 
 /// Writes one table in a format.
 pub fn write_table(t: &Table, format: Format, w: &mut dyn Write) -> io::Result<()> {
@@ -293,7 +297,8 @@ pub fn write_table(t: &Table, format: Format, w: &mut dyn Write) -> io::Result<(
 pub fn write_tables(a: &Analysis, dir: &Path, format: Format) -> io::Result<Vec<String>> {
     fs::create_dir_all(dir)?;
     let mut written = Vec::new();
-    for t in tables(a) {
+    for build in TABLES {
+        let t = build(a);
         let path = dir.join(format!("{}.{}", t.name, format.ext()));
         write_atomic(&path, |w| write_table(&t, format, w))?;
         written.push(path.display().to_string());

@@ -11,7 +11,8 @@ pub mod tcp;
 
 use crate::base::{Direction, Timestamp, Weird};
 use rustc_hash::FxHashMap;
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::net::IpAddr;
 
 pub use tcp::{TcpDirStats, TcpStats};
@@ -34,7 +35,7 @@ pub struct Endpoint {
 }
 
 /// Direction-less key: the two endpoints in sorted order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FlowKey {
     lo: Endpoint,
     hi: Endpoint,
@@ -111,8 +112,9 @@ pub enum EndReason {
 /// The flow table.
 pub struct FlowTable<A> {
     flows: FxHashMap<FlowKey, Flow<A>>,
-    /// (deadline, key, id): lazily re-checked idle deadlines.
-    timers: VecDeque<(i64, FlowKey, u64)>,
+    /// (deadline, id, key), earliest first: lazily re-checked idle deadlines. A flow may
+    /// have several entries (a closed flow gets a shorter one); stale ones are skipped.
+    timers: BinaryHeap<Reverse<(i64, u64, FlowKey)>>,
     next_id: u64,
     weirds: Vec<Weird>,
     evicted: u64,
@@ -122,7 +124,7 @@ impl<A> Default for FlowTable<A> {
     fn default() -> Self {
         FlowTable {
             flows: FxHashMap::default(),
-            timers: VecDeque::new(),
+            timers: BinaryHeap::new(),
             // Ids start at 1, like every other table's.
             next_id: 1,
             weirds: Vec::new(),
@@ -209,7 +211,7 @@ impl<A> FlowTable<A> {
                     UDP_IDLE_NS
                 };
                 self.timers
-                    .push_back((ts.0.saturating_add(timeout), key, id));
+                    .push(Reverse((ts.0.saturating_add(timeout), id, key)));
                 created = true;
                 v.insert(Flow {
                     id,
@@ -234,13 +236,21 @@ impl<A> FlowTable<A> {
         Lookup { flow, dir, created }
     }
 
+    /// A TCP flow was just closed (FIN both ways or RST): it expires after the short
+    /// closed timeout instead of the idle one, so memory follows live connections.
+    pub fn closed(&mut self, flow_id: u64, key_of: (Endpoint, Endpoint, u8), now: Timestamp) {
+        let key = FlowKey::new(key_of.0, key_of.1, key_of.2);
+        self.timers
+            .push(Reverse((now.0.saturating_add(TCP_CLOSED_NS), flow_id, key)));
+    }
+
     /// Expires flows idle at capture time `now`.
     pub fn expire(&mut self, now: Timestamp, ended: &mut dyn FnMut(Flow<A>, EndReason)) {
-        while let Some(&(deadline, key, id)) = self.timers.front() {
+        while let Some(Reverse((deadline, id, key))) = self.timers.peek().copied() {
             if deadline > now.0 {
                 break;
             }
-            self.timers.pop_front();
+            self.timers.pop();
             let Some(f) = self.flows.get(&key) else {
                 continue;
             };
@@ -253,15 +263,14 @@ impl<A> FlowTable<A> {
                     ended(f, EndReason::Idle);
                 }
             } else {
-                // Still active: check again at its new deadline. Deadlines pushed later are
-                // not sorted with earlier ones, but a late check only delays expiry a little.
-                self.timers.push_back((due, key, id));
+                // Still active: check again at its new deadline.
+                self.timers.push(Reverse((due, id, key)));
             }
         }
     }
 
     fn evict_one(&mut self, ts: Timestamp, ended: &mut dyn FnMut(Flow<A>, EndReason)) {
-        while let Some((_, key, id)) = self.timers.pop_front() {
+        while let Some(Reverse((_, id, key))) = self.timers.pop() {
             if self.flows.get(&key).is_some_and(|f| f.id == id) {
                 if let Some(f) = self.flows.remove(&key) {
                     self.evicted += 1;

@@ -186,6 +186,9 @@ struct DirState {
     hs_skip: usize,
     /// Records are protected: after CCS (TLS <= 1.2) or after the ServerHello (TLS 1.3).
     protected: bool,
+    /// Body bytes still to skip of a protected record whose body is not needed (only its
+    /// type and length are): they are counted, never copied.
+    body_skip: usize,
 }
 
 /// TLS state of one TCP connection. Feed each direction's in-order bytes with [`data`]
@@ -234,6 +237,22 @@ impl TlsConn {
                 }
                 continue;
             }
+            if st.body_skip > 0 {
+                let n = st.body_skip.min(rest.len());
+                st.body_skip -= n;
+                rest = rest.get(n..).unwrap_or_default();
+                if st.body_skip == 0 {
+                    let (ct, len) = match st.rec.as_slice() {
+                        [ct, _, _, hi, lo, ..] => (*ct, u16::from_be_bytes([*hi, *lo])),
+                        _ => (0, 0),
+                    };
+                    let first_ts = st.rec_first_ts;
+                    st.rec.clear();
+                    st.records = st.records.saturating_add(1);
+                    self.on_protected(dir, ct, len, first_ts, ready_ts);
+                }
+                continue;
+            }
             if st.rec.is_empty() {
                 st.rec_first_ts = ready_ts;
             }
@@ -255,6 +274,16 @@ impl TlsConn {
                 continue;
             }
             let st = &mut self.dirs[dir.idx()];
+            // Application data, and handshake records once protected: only the header
+            // matters without keys, so the body is skipped rather than buffered.
+            if st.rec.len() == RECORD_HEADER
+                && let Some(len) = record_len(&st.rec).filter(|l| *l > 0)
+                && (st.rec.first() == Some(&CT_APPLICATION_DATA)
+                    || (st.protected && st.rec.first() == Some(&CT_HANDSHAKE)))
+            {
+                st.body_skip = len;
+                continue;
+            }
             if record_len(&st.rec)
                 .is_some_and(|len| st.rec.len() == RECORD_HEADER.saturating_add(len))
             {
@@ -742,6 +771,7 @@ impl TlsConn {
         st.hs = Vec::new();
         st.v2_skip = 0;
         st.hs_skip = 0;
+        st.body_skip = 0;
     }
 
     fn weird(&mut self, ts: Timestamp, kind: &'static str, detail: impl Into<String>) {
