@@ -575,6 +575,9 @@ fn navigations(requests: &mut [RequestRow], idle_gap_ms: f64) -> Vec<NavigationR
         n.bytes_out += r.request_bytes;
         if !r.connection_reused {
             n.connections_new += 1;
+            if r.dns_cached == Some(true) {
+                n.dns_cached_hosts += 1;
+            }
             if r.tls_resumed == Some(true) {
                 n.tls_resumed += 1;
             } else if r.encrypted && r.tls_ms.is_some() {
@@ -601,10 +604,12 @@ fn navigations(requests: &mut [RequestRow], idle_gap_ms: f64) -> Vec<NavigationR
     for n in navs.iter_mut() {
         n.duration_ms = n.end_time.ms_since(n.start_time);
         n.hosts = n.host_list.len() as u64;
-        if let Some(doc) = requests
-            .iter()
-            .find(|r| r.request_id == n.document_request_id)
-        {
+        // Request ids are positions + 1 (assigned just before grouping).
+        let doc = (n.document_request_id as usize)
+            .checked_sub(1)
+            .and_then(|i| requests.get(i))
+            .filter(|r| r.request_id == n.document_request_id);
+        if let Some(doc) = doc {
             n.document_blocked_ms = doc.blocked_ms;
             if let Some(b) = doc.blocked_ms {
                 n.findings.push(Finding::new(
@@ -641,14 +646,6 @@ fn navigations(requests: &mut [RequestRow], idle_gap_ms: f64) -> Vec<NavigationR
             .max_by(|a, b| a.1.total_cmp(&b.1))
             .map(|(k, _)| k);
         }
-        n.dns_cached_hosts = requests
-            .iter()
-            .filter(|r| {
-                r.navigation_id == Some(n.navigation_id)
-                    && !r.connection_reused
-                    && r.dns_cached == Some(true)
-            })
-            .count() as u64;
     }
     navs
 }
