@@ -78,8 +78,10 @@ pub struct Analysis {
 #[derive(Default)]
 pub struct ConnApp {
     capture: u32,
-    /// TCP byte streams, per direction.
+    /// TCP byte streams, per direction (created with the first payload).
     reasm: Option<Box<[Reassembler; 2]>>,
+    /// Reassembly stopped for good (nothing we parse on this connection).
+    stream_done: bool,
     app: App,
 }
 
@@ -99,10 +101,13 @@ enum App {
 }
 
 impl ConnApp {
-    fn new(capture: u32, tcp: bool) -> Self {
+    fn new(capture: u32, _tcp: bool) -> Self {
         ConnApp {
             capture,
-            reasm: tcp.then(|| Box::new([Reassembler::new(), Reassembler::new()])),
+            // Created with the first payload (see `tcp_stream`): a SYN-only flow (scan, flood)
+            // costs only its flow entry.
+            reasm: None,
+            stream_done: false,
             app: App::Undecided,
         }
     }
@@ -681,6 +686,21 @@ fn tcp_stream(
         return;
     }
     let info = FlowInfo::of(f);
+    let carries = !seg.payload.is_empty() || seg.flags.fin || seg.flags.rst;
+    if f.app.reasm.is_none() {
+        if !carries || f.app.stream_done {
+            return;
+        }
+        let mut r = Box::new([Reassembler::new(), Reassembler::new()]);
+        if let Some(t) = &f.tcp {
+            for d in [Direction::Orig, Direction::Resp] {
+                if let Some(isn) = t.dirs[d.idx()].isn {
+                    r[d.idx()].syn(isn);
+                }
+            }
+        }
+        f.app.reasm = Some(r);
+    }
     let ConnApp { reasm, app, .. } = &mut f.app;
     let Some(streams) = reasm.as_mut() else {
         return;
@@ -717,6 +737,7 @@ fn tcp_stream(
     }
     if stop {
         *reasm = None;
+        f.app.stream_done = true;
     }
 }
 
@@ -736,7 +757,12 @@ fn deliver(
         };
         *app = if f.resp.port == 53 || f.orig.port == 53 {
             App::Dns(Box::new([TcpFramer::new(), TcpFramer::new()]))
-        } else if dir == Direction::Orig && tls::looks_like_tls_client_hello(bytes) {
+        } else if dir == Direction::Orig
+            && (tls::looks_like_tls_client_hello(bytes)
+                // A handshake record header on the HTTPS port that fails the sanity checks
+                // (say, an oversized length) is still TLS: its parser reports what is wrong.
+                || (f.resp.port == 443 && bytes.starts_with(&[0x16, 0x03])))
+        {
             App::Tls(Box::default())
         } else if dir == Direction::Orig && bytes.starts_with(H2_PREFACE) {
             App::H2(Box::default(), Vec::new())
@@ -973,7 +999,10 @@ fn finish_flow(ctx: &mut Ctx<'_>, mut f: Flow<ConnApp>) {
     ctx.out.connections.push(row);
     if f.tcp.is_some() {
         outcome.compact();
-        ctx.out.outcomes.push(outcome);
+        // A connection without a single exchange (scan, refused, idle) makes no request.
+        if outcome.has_exchanges() {
+            ctx.out.outcomes.push(outcome);
+        }
     }
 }
 

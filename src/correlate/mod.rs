@@ -76,6 +76,14 @@ impl ConnOutcome {
         }
     }
 
+    /// True when the connection carried at least one request/response exchange.
+    pub fn has_exchanges(&self) -> bool {
+        match &self.exchanges {
+            Some((x, _)) => !x.is_empty(),
+            None => !exchanges_of(self).0.is_empty(),
+        }
+    }
+
     /// Turns the raw material (TLS records, HTTP transactions, HTTP/2 streams) into request
     /// exchanges and drops it, so a finished connection costs memory in proportion to its
     /// requests, not its records. Called when the flow ends.

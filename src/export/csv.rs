@@ -7,6 +7,11 @@ use std::io::{self, Write};
 pub fn write_csv(table: &Table, w: &mut dyn Write) -> io::Result<()> {
     let header: Vec<String> = table.columns.iter().map(|c| quote(c.name)).collect();
     writeln!(w, "{}", header.join(","))?;
+    write_csv_rows(table, w)
+}
+
+/// The rows only (a later chunk of a table written in pieces).
+pub fn write_csv_rows(table: &Table, w: &mut dyn Write) -> io::Result<()> {
     let mut line = String::new();
     for row in 0..table.rows {
         line.clear();

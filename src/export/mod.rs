@@ -93,7 +93,16 @@ pub fn anomalies_table(rows: &[AnomalyRow]) -> Table {
 
 /// `dns` rows; `dns_id` is the row's position (rows are in query order).
 pub fn dns_table(rows: &[DnsLookup]) -> Table {
-    let ids: Vec<(usize, &DnsLookup)> = rows.iter().enumerate().collect();
+    dns_table_from(rows, 0)
+}
+
+/// `dns` rows whose first row is the `first`-th lookup (0-based), for chunked writing.
+fn dns_table_from(rows: &[DnsLookup], first: usize) -> Table {
+    let ids: Vec<(usize, &DnsLookup)> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (i + first, r))
+        .collect();
     TableBuilder::new("dns", &ids)
         .int("dns_id", |(i, _)| Some(*i as i64 + 1))
         .time("query_time", |(_, r)| {
@@ -297,6 +306,39 @@ pub fn write_table(t: &Table, format: Format, w: &mut dyn Write) -> io::Result<(
 pub fn write_tables(a: &Analysis, dir: &Path, format: Format) -> io::Result<Vec<String>> {
     fs::create_dir_all(dir)?;
     let mut written = Vec::new();
+    if format == Format::Csv {
+        // CSV is written in chunks of rows, so only one chunk's cells are in memory.
+        let mut csv_table = |name: &str, write: &dyn Fn(&mut dyn Write) -> io::Result<()>| {
+            let path = dir.join(format!("{name}.csv"));
+            write_atomic(&path, |w| write(w))?;
+            written.push(path.display().to_string());
+            Ok::<(), io::Error>(())
+        };
+        csv_table("navigations", &|w| {
+            csv_chunked(&a.navigations, navigations_table, w)
+        })?;
+        csv_table("requests", &|w| csv_chunked(&a.requests, requests_table, w))?;
+        csv_table("connections", &|w| {
+            csv_chunked(&a.connections, connections_table, w)
+        })?;
+        csv_table("dns", &|w| {
+            for (i, chunk) in chunks(&a.dns).enumerate() {
+                let t = dns_table_from(chunk, i * CSV_CHUNK_ROWS);
+                if i == 0 {
+                    csv::write_csv(&t, w)?;
+                } else {
+                    csv::write_csv_rows(&t, w)?;
+                }
+            }
+            Ok(())
+        })?;
+        csv_table("dhcp", &|w| csv_chunked(&a.dhcp, dhcp_table, w))?;
+        csv_table("arp", &|w| csv_chunked(&a.arp, arp_table, w))?;
+        csv_table("anomalies", &|w| {
+            csv_chunked(&a.anomalies, anomalies_table, w)
+        })?;
+        return Ok(written);
+    }
     for build in TABLES {
         let t = build(a);
         let path = dir.join(format!("{}.{}", t.name, format.ext()));
@@ -304,6 +346,27 @@ pub fn write_tables(a: &Analysis, dir: &Path, format: Format) -> io::Result<Vec<
         written.push(path.display().to_string());
     }
     Ok(written)
+}
+
+/// Rows per CSV chunk.
+const CSV_CHUNK_ROWS: usize = 8192;
+
+/// The rows in chunks; an empty table is one empty chunk (so its header is written).
+fn chunks<R>(rows: &[R]) -> impl Iterator<Item = &[R]> {
+    let empty: Option<&[R]> = rows.is_empty().then_some(rows);
+    empty.into_iter().chain(rows.chunks(CSV_CHUNK_ROWS))
+}
+
+fn csv_chunked<R>(rows: &[R], build: fn(&[R]) -> Table, w: &mut dyn Write) -> io::Result<()> {
+    for (i, chunk) in chunks(rows).enumerate() {
+        let t = build(chunk);
+        if i == 0 {
+            csv::write_csv(&t, w)?;
+        } else {
+            csv::write_csv_rows(&t, w)?;
+        }
+    }
+    Ok(())
 }
 
 /// Every table as one JSON object `{table: [rows]}` (for `--out - --format json`).

@@ -1,5 +1,6 @@
 //! One integration-test binary, a module per theme (as ripgrep does).
 
+mod adversarial;
 mod cli;
 mod export;
 mod golden_conv;

@@ -1,0 +1,311 @@
+//! Hostile captures made by a generator here: each must finish, with bounded memory and a
+//! sensible anomaly count.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::Command;
+
+/// A little-endian microsecond pcap (Ethernet) written packet by packet.
+struct PcapWriter<W: Write> {
+    w: W,
+    t_us: u64,
+}
+
+impl<W: Write> PcapWriter<W> {
+    fn new(mut w: W) -> Self {
+        let mut h = Vec::new();
+        h.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+        h.extend_from_slice(&2u16.to_le_bytes());
+        h.extend_from_slice(&4u16.to_le_bytes());
+        h.extend_from_slice(&[0; 8]);
+        h.extend_from_slice(&65535u32.to_le_bytes());
+        h.extend_from_slice(&1u32.to_le_bytes());
+        w.write_all(&h).unwrap();
+        PcapWriter {
+            w,
+            t_us: 1_700_000_000_000_000,
+        }
+    }
+
+    fn frame(&mut self, ip_payload_proto: u8, src: [u8; 4], dst: [u8; 4], l4: &[u8]) {
+        self.t_us += 100;
+        let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
+        let total = 20 + l4.len();
+        f.extend_from_slice(&[0x45, 0, (total >> 8) as u8, total as u8, 0, 0, 0x40, 0, 64]);
+        f.push(ip_payload_proto);
+        f.extend_from_slice(&[0, 0]);
+        f.extend_from_slice(&src);
+        f.extend_from_slice(&dst);
+        f.extend_from_slice(l4);
+        let (s, us) = (self.t_us / 1_000_000, self.t_us % 1_000_000);
+        let mut rec = Vec::with_capacity(16 + f.len());
+        rec.extend_from_slice(&(s as u32).to_le_bytes());
+        rec.extend_from_slice(&(us as u32).to_le_bytes());
+        rec.extend_from_slice(&(f.len() as u32).to_le_bytes());
+        rec.extend_from_slice(&(f.len() as u32).to_le_bytes());
+        rec.extend_from_slice(&f);
+        self.w.write_all(&rec).unwrap();
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn tcp(
+        &mut self,
+        src: [u8; 4],
+        sport: u16,
+        dst: [u8; 4],
+        dport: u16,
+        seq: u32,
+        ack: u32,
+        flags: u8,
+        payload: &[u8],
+    ) {
+        let mut t = Vec::with_capacity(20 + payload.len());
+        t.extend_from_slice(&sport.to_be_bytes());
+        t.extend_from_slice(&dport.to_be_bytes());
+        t.extend_from_slice(&seq.to_be_bytes());
+        t.extend_from_slice(&ack.to_be_bytes());
+        t.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+        t.extend_from_slice(payload);
+        self.frame(6, src, dst, &t);
+    }
+
+    fn udp(&mut self, src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, payload: &[u8]) {
+        let mut u = Vec::with_capacity(8 + payload.len());
+        u.extend_from_slice(&sport.to_be_bytes());
+        u.extend_from_slice(&dport.to_be_bytes());
+        u.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+        u.extend_from_slice(&[0, 0]);
+        u.extend_from_slice(payload);
+        self.frame(17, src, dst, &u);
+    }
+}
+
+const SYN: u8 = 0x02;
+const ACK: u8 = 0x10;
+const PSH_ACK: u8 = 0x18;
+const SYN_ACK: u8 = 0x12;
+const C: [u8; 4] = [10, 0, 0, 1];
+const S: [u8; 4] = [10, 0, 0, 2];
+
+/// Runs the binary, returning (exit code, peak RSS in KB, CSV dir contents by table).
+fn run(capture: &Path) -> (i32, u64, std::collections::BTreeMap<String, String>) {
+    let out = capture.with_extension("out");
+    let script = "import resource,subprocess,sys\n\
+                  r=subprocess.run(sys.argv[1:],stdout=subprocess.DEVNULL)\n\
+                  print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)";
+    let o = Command::new("python3")
+        .args([
+            "-c",
+            script,
+            env!("CARGO_BIN_EXE_lifecycle"),
+            "analyze",
+            "--quiet",
+            "--format",
+            "csv",
+            "--out",
+        ])
+        .arg(&out)
+        .arg(capture)
+        .output()
+        .expect("python3");
+    let text = String::from_utf8_lossy(&o.stdout).to_string();
+    let mut it = text.split_whitespace();
+    let rc: i32 = it.next().and_then(|x| x.parse().ok()).unwrap_or(-1);
+    let rss: u64 = it.next().and_then(|x| x.parse().ok()).unwrap_or(0);
+    eprintln!("{}: exit {rc}, peak RSS {rss} KB", capture.display());
+    let mut tables = std::collections::BTreeMap::new();
+    for t in ["connections", "dns", "requests", "anomalies"] {
+        tables.insert(
+            t.to_string(),
+            std::fs::read_to_string(out.join(format!("{t}.csv"))).unwrap_or_default(),
+        );
+    }
+    (rc, rss, tables)
+}
+
+fn count_kind(anomalies: &str, kind: &str) -> usize {
+    anomalies
+        .lines()
+        .filter(|l| l.contains(&format!(",{kind},")))
+        .count()
+}
+
+fn capture(
+    name: &str,
+    make: impl FnOnce(&mut PcapWriter<std::io::BufWriter<std::fs::File>>),
+) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    let mut w = PcapWriter::new(std::io::BufWriter::new(
+        std::fs::File::create(&path).unwrap(),
+    ));
+    make(&mut w);
+    w.w.flush().unwrap();
+    (dir, path)
+}
+
+/// Peak RSS allowed for a few hundred thousand hostile packets on one connection or lookup
+/// stream (the binary alone is ~15 MB; measured ~20 MB, ~74 MB for 50k lookups).
+const RSS_LIMIT_KB: u64 = 120_000;
+/// For 60k half-open connections, each a live flow until it expires (measured ~165 MB in a
+/// debug build: ~2.7 KB per flow with its connection row).
+const RSS_LIMIT_FLOOD_KB: u64 = 250_000;
+
+#[test]
+fn syn_flood_to_many_ports() {
+    let (_d, p) = capture("synflood.pcap", |w| {
+        for i in 0..60_000u32 {
+            w.tcp(
+                C,
+                1024 + (i % 60_000) as u16,
+                S,
+                (i % 65_000) as u16 + 1,
+                i,
+                0,
+                SYN,
+                &[],
+            );
+        }
+    });
+    let (rc, rss, t) = run(&p);
+    assert_eq!(rc, 0);
+    assert!(rss < RSS_LIMIT_KB, "peak RSS {rss} KB");
+    assert_eq!(
+        t["connections"].lines().count(),
+        60_001,
+        "one row per SYN'd connection + header"
+    );
+}
+
+#[test]
+fn reassembly_bomb_is_capped() {
+    let (_d, p) = capture("bomb.pcap", |w| {
+        w.tcp(C, 40000, S, 80, 1000, 0, SYN, &[]);
+        w.tcp(S, 80, C, 40000, 5000, 1001, SYN_ACK, &[]);
+        w.tcp(C, 40000, S, 80, 1001, 5001, ACK, &[]);
+        w.tcp(
+            C,
+            40000,
+            S,
+            80,
+            1001,
+            5001,
+            PSH_ACK,
+            b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+        );
+        // 200k segments far beyond the next expected byte, never filling the hole.
+        let chunk = [0x41u8; 64];
+        for i in 0..200_000u32 {
+            let seq = 1_000_000u32.wrapping_add(i.wrapping_mul(7919) % 50_000_000);
+            w.tcp(S, 80, C, 40000, seq, 1028, PSH_ACK, &chunk);
+        }
+    });
+    let (rc, rss, t) = run(&p);
+    assert_eq!(rc, 0);
+    assert!(rss < RSS_LIMIT_KB, "peak RSS {rss} KB");
+    let caps = count_kind(&t["anomalies"], "tcp-reassembly-cap");
+    assert!(
+        caps >= 1,
+        "the reassembly cap is reported:\n{}",
+        t["anomalies"]
+    );
+}
+
+/// A DNS query in wire format for `name`, type A, with `id`.
+fn dns_query(id: u16, name: &str) -> Vec<u8> {
+    let mut q = vec![(id >> 8) as u8, id as u8, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+    for label in name.split('.') {
+        q.push(label.len() as u8);
+        q.extend_from_slice(label.as_bytes());
+    }
+    q.extend_from_slice(&[0, 0, 1, 0, 1]);
+    q
+}
+
+#[test]
+fn dns_id_collisions_stay_apart() {
+    let (_d, p) = capture("dnsids.pcap", |w| {
+        for i in 0..50_000u32 {
+            // Every query has the same id and port; names differ.
+            w.udp(
+                C,
+                5353 + 1,
+                [10, 0, 0, 53],
+                53,
+                &dns_query(0x4242, &format!("h{i}.example")),
+            );
+        }
+    });
+    let (rc, rss, t) = run(&p);
+    assert_eq!(rc, 0);
+    assert!(rss < RSS_LIMIT_KB, "peak RSS {rss} KB");
+    // Each distinct question is its own (unanswered) lookup.
+    assert_eq!(t["dns"].lines().count(), 50_001);
+}
+
+#[test]
+fn endless_chunked_body_is_counted_not_buffered() {
+    let (_d, p) = capture("chunked.pcap", |w| {
+        w.tcp(C, 40001, S, 80, 1000, 0, SYN, &[]);
+        w.tcp(S, 80, C, 40001, 5000, 1001, SYN_ACK, &[]);
+        w.tcp(C, 40001, S, 80, 1001, 5001, ACK, &[]);
+        let req = b"GET /stream HTTP/1.1\r\nHost: s\r\n\r\n";
+        w.tcp(C, 40001, S, 80, 1001, 5001, PSH_ACK, req);
+        let ack = 1001 + req.len() as u32;
+        let head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+        w.tcp(S, 80, C, 40001, 5001, ack, PSH_ACK, head);
+        let mut seq = 5001 + head.len() as u32;
+        let mut chunk = b"5a0\r\n".to_vec();
+        chunk.extend_from_slice(&[b'x'; 0x5a0]);
+        chunk.extend_from_slice(b"\r\n");
+        for _ in 0..40_000 {
+            w.tcp(S, 80, C, 40001, seq, ack, PSH_ACK, &chunk);
+            seq = seq.wrapping_add(chunk.len() as u32);
+        }
+    });
+    let (rc, rss, t) = run(&p);
+    assert_eq!(rc, 0);
+    assert!(
+        rss < RSS_LIMIT_KB,
+        "peak RSS {rss} KB (60 MB of body must not be buffered)"
+    );
+    // The request is there; its response never ended.
+    assert!(
+        t["requests"].contains("http://s/stream"),
+        "{}",
+        t["requests"]
+    );
+}
+
+#[test]
+fn oversized_tls_record_is_an_anomaly() {
+    let (_d, p) = capture("tlsbig.pcap", |w| {
+        w.tcp(C, 40002, S, 443, 1000, 0, SYN, &[]);
+        w.tcp(S, 443, C, 40002, 5000, 1001, SYN_ACK, &[]);
+        w.tcp(C, 40002, S, 443, 1001, 5001, ACK, &[]);
+        // A handshake record header claiming 2^14 + 2049 bytes, then a ClientHello start.
+        let len = (1u32 << 14) + 2049;
+        let mut rec = vec![
+            0x16,
+            0x03,
+            0x01,
+            (len >> 8) as u8,
+            len as u8,
+            0x01,
+            0x00,
+            0x40,
+            0x00,
+        ];
+        rec.extend_from_slice(&[0x03, 0x03]);
+        rec.extend_from_slice(&[0u8; 1200]);
+        w.tcp(C, 40002, S, 443, 1001, 5001, PSH_ACK, &rec);
+    });
+    let (rc, _rss, t) = run(&p);
+    assert_eq!(rc, 0);
+    assert_eq!(
+        count_kind(&t["anomalies"], "tls-record-too-long"),
+        1,
+        "{}",
+        t["anomalies"]
+    );
+}
