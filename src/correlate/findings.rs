@@ -28,7 +28,19 @@ impl Finding {
 /// independently of the lookup itself).
 pub const DNS_SLOW_MS: f64 = 100.0;
 
-pub fn for_request(r: &RequestRow, c: &ConnOutcome, lookup: Option<&DnsLookup>) -> Vec<Finding> {
+/// Wire times of the exchange, to place losses in its phases.
+pub struct Times {
+    pub req_last: crate::base::Timestamp,
+    pub resp_first: Option<crate::base::Timestamp>,
+    pub resp_last: Option<crate::base::Timestamp>,
+}
+
+pub fn for_request(
+    r: &RequestRow,
+    c: &ConnOutcome,
+    lookup: Option<&DnsLookup>,
+    t: Times,
+) -> Vec<Finding> {
     let mut out = Vec::new();
     let rtt = c.rtt_ms;
     if let Some(l) = lookup
@@ -99,7 +111,58 @@ pub fn for_request(r: &RequestRow, c: &ConnOutcome, lookup: Option<&DnsLookup>) 
             format!("{s} redirect to {}", r.location.clone().unwrap_or_default()),
         ));
     }
-    if let (Some(wait), Some(rtt)) = (r.wait_ms, rtt) {
+    if !r.connection_reused
+        && let (Some(tls_ms), Some(start), Some(tls), Some(rtt)) =
+            (r.tls_ms, c.established_ts, &c.tls, rtt)
+    {
+        let end = start.add_ms(tls_ms);
+        let lost = c
+            .loss_resp
+            .iter()
+            .chain(&c.loss_orig)
+            .filter(|l| **l > start && **l <= end)
+            .count();
+        // Round trips the handshake needs: one for TLS 1.3 and resumed TLS 1.2 (plus one
+        // after a HelloRetryRequest), two for a full TLS 1.2 handshake.
+        let full12 = tls.version == Some(0x0303) && tls.resumed == Some(false);
+        let rtts = if full12 { 2.0 } else { 1.0 } + if tls.hello_retry { 1.0 } else { 0.0 };
+        let expected = rtts * rtt;
+        if tls_ms > expected + rtt.max(50.0) {
+            let why = if lost > 0 {
+                format!("{lost} handshake segment(s) were lost and sent again")
+            } else {
+                "a flight stalled (a lost last segment waits for the sender's retransmission timeout, or the peer was slow)".to_string()
+            };
+            out.push(Finding::new(
+                "tls-slow-handshake",
+                format!(
+                    "TLS took {tls_ms:.1} ms where {rtts:.0} round trip(s) of {rtt:.1} ms were expected: {why}"
+                ),
+            ));
+        }
+    }
+    // Server segments lost (upstream of the capture or on it) and sent again while this
+    // request waited for its first byte, or while it downloaded.
+    let lost_in = |from: crate::base::Timestamp, to: Option<crate::base::Timestamp>| -> usize {
+        to.map(|to| {
+            c.loss_resp
+                .iter()
+                .filter(|l| **l > from && **l <= to)
+                .count()
+        })
+        .unwrap_or(0)
+    };
+    let lost_waiting = lost_in(t.req_last, t.resp_first);
+    if lost_waiting > 0 {
+        out.push(Finding::new(
+            "loss-before-first-byte",
+            format!(
+                "{lost_waiting} server segment(s) were lost and sent again before the first byte: wait {:.1} ms for a {:.1} ms RTT",
+                r.wait_ms.unwrap_or(0.0),
+                rtt.unwrap_or(0.0)
+            ),
+        ));
+    } else if let (Some(wait), Some(rtt)) = (r.wait_ms, rtt) {
         let think = wait - rtt;
         if think > rtt.max(50.0) {
             out.push(Finding::new(
@@ -108,12 +171,13 @@ pub fn for_request(r: &RequestRow, c: &ConnOutcome, lookup: Option<&DnsLookup>) 
             ));
         }
     }
-    if c.retransmits_resp > 0 && r.receive_ms.is_some() {
+    let lost_downloading = t.resp_first.map(|f| lost_in(f, t.resp_last)).unwrap_or(0);
+    if lost_downloading > 0 {
         out.push(Finding::new(
             "loss-during-download",
             format!(
-                "{} server segment(s) retransmitted on this connection",
-                c.retransmits_resp
+                "{lost_downloading} server segment(s) were lost and sent again during the {:.1} ms download",
+                r.receive_ms.unwrap_or(0.0)
             ),
         ));
     }

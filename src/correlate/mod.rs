@@ -37,6 +37,10 @@ pub struct ConnOutcome {
     pub rtt_ms: Option<f64>,
     pub retransmits_resp: u64,
     pub retransmits_orig: u64,
+    /// When the server's lost segments were sent again (first ones, capped).
+    pub loss_resp: Vec<Timestamp>,
+    /// When the client's lost segments were sent again.
+    pub loss_orig: Vec<Timestamp>,
     pub zero_window: u64,
     pub tls: Option<TlsSummary>,
     pub records: Vec<TlsRecord>,
@@ -64,6 +68,8 @@ impl ConnOutcome {
             rtt_ms: t.and_then(|t| t.handshake_rtt_ms()),
             retransmits_resp: t.map(|t| t.dirs[1].retransmits).unwrap_or(0),
             retransmits_orig: t.map(|t| t.dirs[0].retransmits).unwrap_or(0),
+            loss_resp: t.map(|t| t.dirs[1].loss_times.clone()).unwrap_or_default(),
+            loss_orig: t.map(|t| t.dirs[0].loss_times.clone()).unwrap_or_default(),
             zero_window: t
                 .map(|t| t.dirs[0].zero_window + t.dirs[1].zero_window)
                 .unwrap_or(0),
@@ -475,7 +481,16 @@ pub fn correlate(
                 .flatten()
                 .sum(),
             );
-            r.findings = findings::for_request(&r, c, lookup);
+            r.findings = findings::for_request(
+                &r,
+                c,
+                lookup,
+                findings::Times {
+                    req_last: x.req_last,
+                    resp_first: x.resp_first,
+                    resp_last: x.resp_last,
+                },
+            );
             requests.push(r);
         }
     }

@@ -5,6 +5,11 @@ use crate::base::{Direction, Timestamp};
 
 /// Holes remembered per direction to tell out-of-order fills from retransmissions.
 const MAX_HOLES: usize = 16;
+/// Loss times remembered per direction (for findings that place loss in a request's phases).
+pub const MAX_LOSS_TIMES: usize = 256;
+/// A hole filled later than this (or than one handshake RTT, if longer) was a loss that the
+/// sender repaired, not reordering (Wireshark's rule of thumb is 3 ms).
+const REORDER_WINDOW_NS: i64 = 3_000_000;
 
 /// Per-direction state.
 #[derive(Clone, Debug, Default)]
@@ -17,7 +22,11 @@ pub struct TcpDirStats {
     pub zero_window: u64,
     pub fin_ts: Option<Timestamp>,
     pub rst_ts: Option<Timestamp>,
-    holes: Vec<(u32, u32)>,
+    /// (start, end, when the hole was first seen).
+    holes: Vec<(u32, u32, Timestamp)>,
+    /// Capture times of the first retransmissions (and late hole fills: data lost before
+    /// the capture point, sent again), at most `MAX_LOSS_TIMES`.
+    pub loss_times: Vec<Timestamp>,
 }
 
 /// What one segment was, for the caller's bookkeeping.
@@ -127,6 +136,11 @@ impl TcpStats {
                 self.established_ts = Some(ts);
             }
         }
+        let reorder_window = self
+            .handshake_rtt_ms()
+            .map(|ms| (ms * 1e6) as i64)
+            .unwrap_or(0)
+            .max(REORDER_WINDOW_NS);
         if window == 0 && !syn && !fin && !rst {
             self.dirs[dir.idx()].zero_window += 1;
         }
@@ -162,28 +176,33 @@ impl TcpStats {
                 if !seq_gt(next, seq) {
                     // At or beyond the highest byte seen.
                     if seq_gt(seq, next) && d.holes.len() < MAX_HOLES {
-                        d.holes.push((next, seq));
+                        d.holes.push((next, seq, ts));
                     }
                     d.next_seq = Some(end);
                     SegmentClass::New
                 } else if let Some(i) = d
                     .holes
                     .iter()
-                    .position(|&(hs, he)| seq_gt(he, seq) && seq_gt(end, hs))
+                    .position(|&(hs, he, _)| seq_gt(he, seq) && seq_gt(end, hs))
                 {
-                    // Fills (part of) a hole: arrived out of order.
-                    let (hs, he) = d.holes[i];
+                    // Fills (part of) a hole: reordering if it came soon after the hole
+                    // appeared, else the sender's repair of a loss upstream of the capture.
+                    let (hs, he, seen) = d.holes[i];
                     d.holes.swap_remove(i);
                     if seq_gt(seq, hs) && d.holes.len() < MAX_HOLES {
-                        d.holes.push((hs, seq));
+                        d.holes.push((hs, seq, seen));
                     }
                     if seq_gt(he, end) && d.holes.len() < MAX_HOLES {
-                        d.holes.push((end, he));
+                        d.holes.push((end, he, seen));
                     }
                     if seq_gt(end, next) {
                         d.next_seq = Some(end);
                     }
-                    SegmentClass::OutOfOrder
+                    if ts.0.saturating_sub(seen.0) > reorder_window {
+                        SegmentClass::Retransmission
+                    } else {
+                        SegmentClass::OutOfOrder
+                    }
                 } else {
                     if seq_gt(end, next) {
                         d.next_seq = Some(end);
@@ -193,7 +212,12 @@ impl TcpStats {
             }
         };
         match class {
-            SegmentClass::Retransmission => d.retransmits += 1,
+            SegmentClass::Retransmission => {
+                d.retransmits += 1;
+                if d.loss_times.len() < MAX_LOSS_TIMES {
+                    d.loss_times.push(ts);
+                }
+            }
             SegmentClass::OutOfOrder => d.out_of_order += 1,
             _ => {}
         }
@@ -299,6 +323,31 @@ mod tests {
         assert_eq!(seg(&mut s, Orig, 5, 100, 10), SegmentClass::Retransmission);
         assert_eq!(s.dirs[0].retransmits, 2);
         assert_eq!(s.dirs[0].out_of_order, 1);
+    }
+
+    #[test]
+    fn late_hole_fill_is_a_repaired_loss() {
+        let mut s = TcpStats::default();
+        s.segment(
+            Orig,
+            Timestamp(0),
+            99,
+            0,
+            true,
+            false,
+            false,
+            false,
+            1000,
+            0,
+        );
+        seg(&mut s, Orig, 1, 100, 10);
+        seg(&mut s, Orig, 2, 120, 10); // hole 110..120 seen at t=2 ns
+        // Filled 200 ms later: the sender retransmitted what was lost before the capture.
+        assert_eq!(
+            seg(&mut s, Orig, 200_000_002, 110, 10),
+            SegmentClass::Retransmission
+        );
+        assert_eq!(s.dirs[0].loss_times, vec![Timestamp(200_000_002)]);
     }
 
     #[test]

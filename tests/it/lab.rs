@@ -132,6 +132,12 @@ fn scenarios_produce_their_findings() {
     assert!(codes(&a).contains(&"tls12-two-rtt"), "{:?}", codes(&a));
     let (a, _) = analyze(&testdata("lab/redirect/redirect.pcapng"));
     assert!(codes(&a).contains(&"redirect"), "{:?}", codes(&a));
+    // 2 MiB download through a wire that drops server-path frames (seeded): the repaired
+    // losses land in the download, and a stalled TLS flight (tail loss, RTO) is named.
+    let (a, _) = analyze(&testdata("lab/lossy/lossy.pcapng"));
+    let c = codes(&a);
+    assert!(c.contains(&"loss-during-download"), "{c:?}");
+    assert!(c.contains(&"tls-slow-handshake"), "{c:?}");
     // The clean scenario: only the API's real 150 ms think time is reported.
     let (a, _) = analyze(&testdata("lab/full-cold-curl/full-cold-curl.pcapng"));
     assert_eq!(codes(&a), vec!["server-think-time"]);
