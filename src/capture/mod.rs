@@ -207,10 +207,21 @@ impl<'r> CaptureReader<'r> {
             self.pending = 0;
         }
         loop {
-            // Decide with a short-lived borrow what to do; the block itself is re-parsed below
-            // (cheap) to satisfy the borrow checker without copying packet bytes.
+            // Each block is parsed once: what the caller needs of it is described without a
+            // borrow (packet bytes as a range of the buffer), then the buffer is read again.
+            let base = self.inner.data().as_ptr() as usize;
             let step = match self.inner.next() {
-                Ok((len, block)) => Step::Block(len, classify(&block)),
+                Ok((len, block)) => match classify(&block) {
+                    Kind::Meta => Step::Meta(
+                        len,
+                        absorb_meta(&block, &mut self.legacy, &mut self.interfaces),
+                    ),
+                    Kind::Skip => Step::Skip(len),
+                    Kind::Packet => Step::Packet(
+                        len,
+                        probe(&block, base, self.legacy, &self.interfaces, self.last_ts),
+                    ),
+                },
                 Err(PcapError::Eof) => Step::Eof,
                 Err(PcapError::Incomplete(_)) => Step::Refill,
                 Err(PcapError::BufferTooSmall) => Step::Grow,
@@ -268,51 +279,49 @@ impl<'r> CaptureReader<'r> {
                         detail,
                     });
                 }
-                Step::Block(len, kind) => match kind {
-                    Kind::Meta => {
-                        if let Err(detail) = self.absorb_meta() {
-                            self.done = true;
-                            return Err(if self.frames == 0 {
-                                CaptureError::NotACapture { detail }
-                            } else {
-                                CaptureError::Corrupt {
-                                    frame: self.error_frame(),
-                                    offset: self.offset,
-                                    detail,
-                                }
-                            });
-                        }
+                Step::Meta(len, result) => {
+                    if let Err(detail) = result {
+                        self.done = true;
+                        return Err(if self.frames == 0 {
+                            CaptureError::NotACapture { detail }
+                        } else {
+                            CaptureError::Corrupt {
+                                frame: self.error_frame(),
+                                offset: self.offset,
+                                detail,
+                            }
+                        });
+                    }
+                    self.consume(len);
+                }
+                Step::Skip(len) => {
+                    self.skipped_blocks += 1;
+                    self.consume(len);
+                }
+                Step::Packet(len, built) => match built {
+                    Built::Frame(ts, linktype, interface, (start, end), orig_len) => {
+                        self.pending = len;
+                        self.frames += 1;
+                        self.last_ts = ts;
+                        let number = self.base_number + self.frames;
+                        let data = self.inner.data().get(start..end).unwrap_or(&[]);
+                        return Ok(Some(Event::Frame(Frame {
+                            number,
+                            ts,
+                            linktype,
+                            interface,
+                            data,
+                            orig_len,
+                        })));
+                    }
+                    Built::Secrets(s) => {
+                        self.consume(len);
+                        return Ok(Some(Event::Secrets(s)));
+                    }
+                    Built::Bad => {
+                        self.bad_interface += 1;
                         self.consume(len);
                     }
-                    Kind::Skip => {
-                        self.skipped_blocks += 1;
-                        self.consume(len);
-                    }
-                    Kind::Packet => match self.probe() {
-                        Built::Frame(ts, linktype, interface, (start, end), orig_len) => {
-                            self.pending = len;
-                            self.frames += 1;
-                            self.last_ts = ts;
-                            let number = self.base_number + self.frames;
-                            let data = self.inner.data().get(start..end).unwrap_or(&[]);
-                            return Ok(Some(Event::Frame(Frame {
-                                number,
-                                ts,
-                                linktype,
-                                interface,
-                                data,
-                                orig_len,
-                            })));
-                        }
-                        Built::Secrets(s) => {
-                            self.consume(len);
-                            return Ok(Some(Event::Secrets(s)));
-                        }
-                        Built::Bad => {
-                            self.bad_interface += 1;
-                            self.consume(len);
-                        }
-                    },
                 },
             }
         }
@@ -335,12 +344,15 @@ impl<'r> CaptureReader<'r> {
             })
         }
     }
+}
 
-    /// Reads a header/interface block into reader state; rejects versions we cannot read.
-    fn absorb_meta(&mut self) -> Result<(), String> {
-        let Ok((_, block)) = self.inner.next() else {
-            return Ok(());
-        };
+/// Reads a header/interface block into reader state; rejects versions we cannot read.
+fn absorb_meta(
+    block: &PcapBlockOwned<'_>,
+    legacy: &mut Option<(i32, bool)>,
+    interfaces: &mut Vec<Interface>,
+) -> Result<(), String> {
+    {
         match block {
             PcapBlockOwned::LegacyHeader(h) => {
                 if h.version_major != 2 {
@@ -357,7 +369,7 @@ impl<'r> CaptureReader<'r> {
                         h.network.0 as u32
                     ));
                 }
-                self.legacy = Some((h.network.0 & 0xffff, h.is_nanosecond_precision()));
+                *legacy = Some((h.network.0 & 0xffff, h.is_nanosecond_precision()));
             }
             PcapBlockOwned::NG(Block::SectionHeader(shb)) => {
                 if shb.major_version != 1 {
@@ -366,10 +378,10 @@ impl<'r> CaptureReader<'r> {
                         shb.major_version, shb.minor_version
                     ));
                 }
-                self.interfaces.clear();
+                interfaces.clear();
             }
             PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
-                self.interfaces.push(Interface {
+                interfaces.push(Interface {
                     linktype: idb.linktype.0,
                     snaplen: idb.snaplen,
                     // An invalid if_tsresol is treated as the default (microseconds).
@@ -381,17 +393,18 @@ impl<'r> CaptureReader<'r> {
         }
         Ok(())
     }
+}
 
-    /// Describes the packet/secrets block at the buffer head (not yet consumed) without
-    /// borrowing: packet bytes are given as a range of `self.inner.data()`.
-    fn probe(&mut self) -> Built {
-        let legacy = self.legacy;
-        let interfaces = &self.interfaces;
-        let last_ts = self.last_ts;
-        let base = self.inner.data().as_ptr() as usize;
-        let Ok((_, block)) = self.inner.next() else {
-            return Built::Bad;
-        };
+/// Describes a packet/secrets block without borrowing it: packet bytes are given as a range
+/// of the reader's buffer, which starts at address `base`.
+fn probe(
+    block: &PcapBlockOwned<'_>,
+    base: usize,
+    legacy: Option<(i32, bool)>,
+    interfaces: &[Interface],
+    last_ts: Timestamp,
+) -> Built {
+    {
         let range = |d: &[u8], cap: usize| -> (usize, usize) {
             let start = (d.as_ptr() as usize).saturating_sub(base);
             (start, start + cap.min(d.len()))
@@ -455,7 +468,9 @@ impl<'r> CaptureReader<'r> {
             _ => Built::Bad,
         }
     }
+}
 
+impl CaptureReader<'_> {
     fn read_error(&self) -> CaptureError {
         if self.frames > 0 {
             CaptureError::Corrupt {
@@ -517,7 +532,9 @@ fn ng_ts(high: u32, low: u32, ifc: &Interface) -> Timestamp {
 }
 
 enum Step {
-    Block(usize, Kind),
+    Meta(usize, Result<(), String>),
+    Skip(usize),
+    Packet(usize, Built),
     Eof,
     Refill,
     Grow,
