@@ -22,7 +22,8 @@ impl Timestamp {
 
     /// Milliseconds from `earlier` to `self` (negative if `self` is earlier).
     pub fn ms_since(self, earlier: Timestamp) -> f64 {
-        (self.0 as i128 - earlier.0 as i128) as f64 / 1e6
+        // Saturating i64 (±292 years) rather than i128: this runs per packet.
+        self.0.saturating_sub(earlier.0) as f64 / 1e6
     }
 
     /// Adds a number of milliseconds (saturating).

@@ -136,11 +136,11 @@ impl TcpStats {
                 self.established_ts = Some(ts);
             }
         }
-        let reorder_window = self
-            .handshake_rtt_ms()
-            .map(|ms| (ms * 1e6) as i64)
-            .unwrap_or(0)
-            .max(REORDER_WINDOW_NS);
+        let rtt_ns = match (self.synack_ts, self.last_syn_ts) {
+            (Some(a), Some(s)) => a.0.saturating_sub(s.0),
+            _ => 0,
+        };
+        let reorder_window = rtt_ns.max(REORDER_WINDOW_NS);
         if window == 0 && !syn && !fin && !rst {
             self.dirs[dir.idx()].zero_window += 1;
         }
