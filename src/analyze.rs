@@ -69,6 +69,8 @@ pub struct Analysis {
     pub outcomes: Vec<ConnOutcome>,
     pub requests: Vec<RequestRow>,
     pub navigations: Vec<NavigationRow>,
+    /// The navigation each `dns` row (same index) served, when it led to a request.
+    pub dns_navigation: Vec<Option<u64>>,
     pub frames: u64,
     pub ip_packets: u64,
     pub non_ip_frames: u64,
@@ -426,7 +428,23 @@ impl Analyzer {
         let mut out = self.out;
         out.connections.sort_by_key(|c| c.connection_id);
         out.outcomes.sort_by_key(|c| c.connection_id);
-        let (requests, navigations) = crate::correlate::correlate(
+        out.dns.sort_by(|a, b| {
+            (
+                a.query_time,
+                a.query_frame,
+                a.response_frame,
+                &a.qname,
+                a.qtype,
+            )
+                .cmp(&(
+                    b.query_time,
+                    b.query_frame,
+                    b.response_frame,
+                    &b.qname,
+                    b.qtype,
+                ))
+        });
+        let (requests, navigations, dns_navigation) = crate::correlate::correlate(
             &out.outcomes,
             &out.dns,
             &out.arp,
@@ -436,11 +454,22 @@ impl Analyzer {
         );
         out.requests = requests;
         out.navigations = navigations;
+        out.dns_navigation = dns_navigation;
         // Per-connection raw material is not needed once requests exist.
         for o in out.outcomes.iter_mut() {
             o.records = Vec::new();
         }
-        out.anomalies.sort_by_key(|a| (a.time, a.frame));
+        // Total orders, so the output never depends on when a tracker emitted a row.
+        out.anomalies.sort_by(|a, b| {
+            (a.time, a.frame, a.connection_id, &a.kind, &a.detail).cmp(&(
+                b.time,
+                b.frame,
+                b.connection_id,
+                &b.kind,
+                &b.detail,
+            ))
+        });
+
         out
     }
 }

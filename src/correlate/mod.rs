@@ -335,11 +335,11 @@ impl DnsIndex {
         client: &Endpoint,
         server: &Endpoint,
         syn: Timestamp,
-    ) -> Option<&'d DnsLookup> {
+    ) -> Option<(usize, &'d DnsLookup)> {
         let v = self.by_addr.get(&(client.ip, server.ip))?;
         let n = v.partition_point(|(resp, _, _)| *resp <= syn);
         let (_, _, i) = v.get(n.checked_sub(1)?)?;
-        dns.get(*i)
+        Some((*i, dns.get(*i)?))
     }
 }
 
@@ -365,17 +365,23 @@ pub fn correlate(
     dhcp: &[DhcpExchange],
     connections: &mut [ConnectionRow],
     idle_gap_ms: f64,
-) -> (Vec<RequestRow>, Vec<NavigationRow>) {
+) -> (Vec<RequestRow>, Vec<NavigationRow>, Vec<Option<u64>>) {
     let mut requests: Vec<RequestRow> = Vec::new();
+    // (dns row index, connection id) of each lookup that led to a connection.
+    let mut dns_used: Vec<(usize, u64)> = Vec::new();
     let dns_index = DnsIndex::new(dns);
     for c in outcomes {
         let encrypted = c.tls.is_some();
         let (exchanges, from_http) = exchanges_of(c);
-        let lookup = c
+        let found = c
             .syn_ts
             .and_then(|syn| dns_index.lookup(dns, &c.client, &c.server, syn));
+        let lookup = found.map(|(_, l)| l);
         let sni = c.tls.as_ref().and_then(|t| t.sni.clone());
         let dns_name = lookup.map(|l| l.qname.clone());
+        if let Some((idx, _)) = found {
+            dns_used.push((idx, c.connection_id));
+        }
         for (i, x) in exchanges.into_iter().enumerate() {
             let first = i == 0 && c.syn_ts.is_some();
             let mut r = RequestRow {
@@ -514,7 +520,33 @@ pub fn correlate(
             c.navigation_id = *nav;
         }
     }
-    (requests, navigations)
+    let mut dns_navigation = vec![None; dns.len()];
+    for (idx, conn) in dns_used {
+        if let (Some(slot), Some((_, nav))) = (dns_navigation.get_mut(idx), per_conn.get(&conn)) {
+            // The first connection a lookup served decides its navigation.
+            if slot.is_none() {
+                *slot = *nav;
+            }
+        }
+    }
+    // Lookups that led to no connection (HTTPS/AAAA queries beside the A query, prefetches)
+    // belong to the navigation of that client during which they were made.
+    for (i, l) in dns.iter().enumerate() {
+        if dns_navigation.get(i).is_some_and(|n| n.is_some()) {
+            continue;
+        }
+        let upto = navigations.partition_point(|n| n.start_time <= l.query_time);
+        let nav = navigations[..upto]
+            .iter()
+            .rev()
+            .take(64)
+            .find(|n| n.client_ip == l.client_ip && n.end_time >= l.query_time)
+            .map(|n| n.navigation_id);
+        if let Some(slot) = dns_navigation.get_mut(i) {
+            *slot = nav;
+        }
+    }
+    (requests, navigations, dns_navigation)
 }
 
 /// A DHCP exchange this recent before a navigation belongs to it (the machine just joined

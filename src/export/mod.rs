@@ -93,11 +93,12 @@ pub fn anomalies_table(rows: &[AnomalyRow]) -> Table {
 
 /// `dns` rows; `dns_id` is the row's position (rows are in query order).
 pub fn dns_table(rows: &[DnsLookup]) -> Table {
-    dns_table_from(rows, 0)
+    dns_table_from(rows, 0, &[])
 }
 
 /// `dns` rows whose first row is the `first`-th lookup (0-based), for chunked writing.
-fn dns_table_from(rows: &[DnsLookup], first: usize) -> Table {
+/// `navs[i]` is the navigation of lookup `i` (as in [`Analysis::dns_navigation`]).
+fn dns_table_from(rows: &[DnsLookup], first: usize, navs: &[Option<u64>]) -> Table {
     let ids: Vec<(usize, &DnsLookup)> = rows
         .iter()
         .enumerate()
@@ -126,7 +127,9 @@ fn dns_table_from(rows: &[DnsLookup], first: usize) -> Table {
         })
         .int("min_ttl", |(_, r)| r.min_ttl.map(i64::from))
         .int("retransmits", |(_, r)| Some(r.retransmits as i64))
-        .int("navigation_id", |_| None)
+        .int("navigation_id", |(i, _)| {
+            navs.get(*i).copied().flatten().map(|n| n as i64)
+        })
         .int("client_port", |(_, r)| Some(r.client_port as i64))
         .int("server_port", |(_, r)| Some(r.server_port as i64))
         .list("addresses", |(_, r)| {
@@ -282,7 +285,7 @@ const TABLES: [fn(&Analysis) -> Table; 7] = [
     |a| navigations_table(&a.navigations),
     |a| requests_table(&a.requests),
     |a| connections_table(&a.connections),
-    |a| dns_table(&a.dns),
+    |a| dns_table_from(&a.dns, 0, &a.dns_navigation),
     |a| dhcp_table(&a.dhcp),
     |a| arp_table(&a.arp),
     |a| anomalies_table(&a.anomalies),
@@ -323,7 +326,7 @@ pub fn write_tables(a: &Analysis, dir: &Path, format: Format) -> io::Result<Vec<
         })?;
         csv_table("dns", &|w| {
             for (i, chunk) in chunks(&a.dns).enumerate() {
-                let t = dns_table_from(chunk, i * CSV_CHUNK_ROWS);
+                let t = dns_table_from(chunk, i * CSV_CHUNK_ROWS, &a.dns_navigation);
                 if i == 0 {
                     csv::write_csv(&t, w)?;
                 } else {

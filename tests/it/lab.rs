@@ -215,6 +215,13 @@ fn chromium_cold_then_warm_decrypted_matches_nginx() {
         vec![7, 4],
         "nginx logged 7 requests for the cold load, 4 for the warm"
     );
+    // Every lookup (A and HTTPS) belongs to the cold load.
+    assert_eq!(a.dns.len(), 8);
+    assert!(
+        a.dns_navigation.iter().all(|n| *n == Some(1)),
+        "{:?}",
+        a.dns_navigation
+    );
     // Warm load: no DNS, no new connection.
     let warm = &a.navigations[1];
     assert_eq!((warm.dns_lookups, warm.connections_new), (0, 0));
