@@ -21,7 +21,7 @@ use crate::protocol::tls::{CT_APPLICATION_DATA, TlsRecord, TlsSummary};
 use std::collections::BTreeMap;
 
 pub use findings::Finding;
-pub use rows::{AnomalyRow, ConnectionRow, NavigationRow, RequestRow};
+pub use rows::{AnomalyRow, ConnectionRow, HttpDetail, NavigationRow, RequestRow};
 
 /// What one finished TCP connection carried.
 #[derive(Debug, Clone)]
@@ -143,6 +143,14 @@ struct Exchange {
     sec_fetch_dest: Option<String>,
     referer: Option<String>,
     location: Option<String>,
+    detail: Option<Box<HttpDetail>>,
+}
+
+fn header(headers: &[(String, String)], name: &str) -> Option<String> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.clone())
 }
 
 /// Exchanges of a connection from its HTTP transactions.
@@ -165,6 +173,17 @@ fn http_exchanges(c: &ConnOutcome) -> Vec<Exchange> {
             sec_fetch_dest: t.sec_fetch_dest.clone(),
             referer: t.referer.clone(),
             location: t.location.clone(),
+            detail: Some(Box::new(HttpDetail {
+                reason: t.reason.clone(),
+                request_headers: t.request_headers.clone(),
+                response_headers: t.response_headers.clone(),
+                request_header_bytes: Some(t.req_header_bytes),
+                request_body_bytes: Some(t.req_body_bytes),
+                response_header_bytes: t.status.map(|_| t.resp_header_bytes),
+                response_body_bytes: t.status.map(|_| t.resp_body_bytes),
+                content_bytes: t.status.map(|_| t.resp_content_bytes),
+                content_type: t.content_type.clone(),
+            })),
         })
         .collect()
 }
@@ -197,6 +216,13 @@ fn h2_exchanges(c: &ConnOutcome) -> Vec<Exchange> {
                     sec_fetch_dest: s.sec_fetch_dest.clone(),
                     referer: s.referer.clone(),
                     location: s.location.clone(),
+                    detail: Some(Box::new(HttpDetail {
+                        reason: None,
+                        request_headers: s.request_headers.clone(),
+                        response_headers: s.response_headers.clone(),
+                        content_type: header(&s.response_headers, "content-type"),
+                        ..Default::default()
+                    })),
                 })
             })
             .collect();
@@ -271,6 +297,7 @@ fn tls_exchanges(c: &ConnOutcome) -> Vec<Exchange> {
                     sec_fetch_dest: None,
                     referer: None,
                     location: None,
+                    detail: None,
                 }),
             }
         } else if let Some(x) = out.last_mut() {
@@ -416,6 +443,7 @@ pub fn correlate(
                 sec_fetch_dest: x.sec_fetch_dest.clone(),
                 referer: x.referer.clone(),
                 location: x.location.clone(),
+                http: x.detail.clone(),
                 ..Default::default()
             };
             if let Some(u) = &x.url {

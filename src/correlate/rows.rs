@@ -110,6 +110,25 @@ pub struct RequestRow {
     pub sec_fetch_dest: Option<String>,
     pub referer: Option<String>,
     pub location: Option<String>,
+    /// Visible HTTP detail (cleartext or decrypted), for HAR.
+    pub http: Option<Box<HttpDetail>>,
+}
+
+/// Headers, status text and sizes of a request seen in HTTP (capped by the parsers).
+#[derive(Debug, Clone, Default)]
+pub struct HttpDetail {
+    pub reason: Option<String>,
+    pub request_headers: Vec<(String, String)>,
+    pub response_headers: Vec<(String, String)>,
+    /// HTTP/1.x head and body sizes in bytes (`None` for HTTP/2, where headers are
+    /// compressed and sizes per part are not meaningful on the wire).
+    pub request_header_bytes: Option<u64>,
+    pub request_body_bytes: Option<u64>,
+    pub response_header_bytes: Option<u64>,
+    pub response_body_bytes: Option<u64>,
+    /// Decoded body bytes (chunked framing removed).
+    pub content_bytes: Option<u64>,
+    pub content_type: Option<String>,
 }
 
 impl Default for RequestRow {
@@ -155,6 +174,7 @@ impl Default for RequestRow {
             sec_fetch_dest: None,
             referer: None,
             location: None,
+            http: None,
         }
     }
 }

@@ -37,7 +37,7 @@ pub fn har(a: &Analysis) -> Value {
             "creator": {"name": "lifecycle", "version": env!("CARGO_PKG_VERSION")},
             "pages": pages,
             "entries": entries,
-            "comment": "Reconstructed from a packet capture by lifecycle: timings are observed on the wire; headers, cookies and bodies are not kept.",
+            "comment": "Reconstructed from a packet capture by lifecycle: timings are observed on the wire; headers where HTTP was visible (cleartext or decrypted; cookies are not split out, bodies are not kept).",
         }
     })
 }
@@ -199,6 +199,16 @@ fn entry(r: &RequestRow, c: Option<&ConnectionRow>) -> Value {
     }
     e.insert("startedDateTime".into(), json!(har_time(r.start_time)));
     e.insert("time".into(), json!(round_ms(time)));
+    let d = r.http.as_deref();
+    let pairs = |h: Option<&Vec<(String, String)>>| -> Vec<Value> {
+        h.map(|h| {
+            h.iter()
+                .map(|(k, v)| json!({"name": k, "value": v}))
+                .collect()
+        })
+        .unwrap_or_default()
+    };
+    let size = |x: Option<u64>| -> i64 { x.map(|v| v as i64).unwrap_or(-1) };
     e.insert(
         "request".into(),
         json!({
@@ -206,24 +216,27 @@ fn entry(r: &RequestRow, c: Option<&ConnectionRow>) -> Value {
             "url": url,
             "httpVersion": version,
             "cookies": [],
-            "headers": [],
+            "headers": pairs(d.map(|d| &d.request_headers)),
             "queryString": query_string(&url),
-            "headersSize": -1,
-            "bodySize": -1,
+            "headersSize": size(d.and_then(|d| d.request_header_bytes)),
+            "bodySize": size(d.and_then(|d| d.request_body_bytes)),
         }),
     );
     e.insert(
         "response".into(),
         json!({
             "status": r.status.unwrap_or(0),
-            "statusText": "",
+            "statusText": d.and_then(|d| d.reason.clone()).unwrap_or_default(),
             "httpVersion": version,
             "cookies": [],
-            "headers": [],
-            "content": {"size": -1, "mimeType": ""},
+            "headers": pairs(d.map(|d| &d.response_headers)),
+            "content": {
+                "size": size(d.and_then(|d| d.content_bytes)),
+                "mimeType": d.and_then(|d| d.content_type.clone()).unwrap_or_default(),
+            },
             "redirectURL": r.location.clone().unwrap_or_default(),
-            "headersSize": -1,
-            "bodySize": -1,
+            "headersSize": size(d.and_then(|d| d.response_header_bytes)),
+            "bodySize": size(d.and_then(|d| d.response_body_bytes)),
         }),
     );
     e.insert("cache".into(), json!({}));

@@ -252,3 +252,37 @@ fn full_cold_curl_decrypted_matches_nginx() {
         );
     }
 }
+
+/// With keys, the HAR carries what HTTP showed: headers, status text / MIME type, and
+/// HTTP/1.x head and body sizes.
+#[test]
+fn decrypted_har_has_headers_and_sizes() {
+    use lifecycle::export::har;
+    let (a, _) = analyze(&testdata(
+        "lab/chromium-cold-then-warm/chromium-cold-then-warm.dsb.pcapng",
+    ));
+    let doc = har::har(&a);
+    assert_eq!(har::validate(&doc), Vec::<String>::new());
+    let entries = doc["log"]["entries"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(entries.len(), 11);
+    for e in &entries {
+        assert!(
+            !e["request"]["headers"].as_array().unwrap().is_empty(),
+            "{e}"
+        );
+        assert!(
+            !e["response"]["headers"].as_array().unwrap().is_empty(),
+            "{e}"
+        );
+    }
+    assert_eq!(entries[0]["response"]["content"]["mimeType"], "text/html");
+    let (a, _) = analyze(&testdata("lab/full-cold-curl/full-cold-curl.dsb.pcapng"));
+    let doc = har::har(&a);
+    let e = &doc["log"]["entries"][0];
+    assert_eq!(e["response"]["statusText"], "OK");
+    assert!(e["response"]["headersSize"].as_i64().unwrap() > 100, "{e}");
+    assert!(e["response"]["bodySize"].as_i64().unwrap() > 0, "{e}");
+}
