@@ -177,6 +177,8 @@ pub struct Analyzer {
     next_expire: i64,
     capture_idx: u32,
     capture_names: Vec<String>,
+    /// Worker threads (flows sharded by host pair); `None` = this analyzer does the work.
+    pool: Option<crate::parallel::Pool>,
 }
 
 impl Analyzer {
@@ -191,6 +193,29 @@ impl Analyzer {
             next_expire: i64::MIN,
             capture_idx: 0,
             capture_names: Vec::new(),
+            pool: None,
+        }
+    }
+
+    /// An analyzer that shards flows over `threads` worker threads by a symmetric hash of
+    /// the two hosts' addresses (both directions, all fragments and every flow between two
+    /// hosts on one worker). The output is identical to a single-threaded run.
+    pub fn with_threads(opts: Options, threads: usize) -> Self {
+        let mut a = Analyzer::new(opts.clone());
+        if threads > 1 {
+            a.pool = Some(crate::parallel::Pool::new(opts, threads));
+        }
+        a
+    }
+
+    /// Worker side: a capture starts (for the `capture` column).
+    pub(crate) fn set_capture(&mut self, idx: u32, name: &str) {
+        self.capture_idx = idx;
+        while self.capture_names.len() <= idx as usize {
+            self.capture_names.push(String::new());
+        }
+        if let Some(n) = self.capture_names.get_mut(idx as usize) {
+            *n = name.to_string();
         }
     }
 
@@ -200,6 +225,9 @@ impl Analyzer {
 
     /// Adds TLS secrets in NSS key log format (SSLKEYLOGFILE); returns the lines accepted.
     pub fn add_keylog(&mut self, text: &[u8]) -> usize {
+        if let Some(pool) = self.pool.as_mut() {
+            pool.keys(text);
+        }
         self.trackers.keys.add_text(text)
     }
 
@@ -213,6 +241,9 @@ impl Analyzer {
     ) -> Result<(), CaptureError> {
         self.capture_idx = self.out.captures.len() as u32;
         self.capture_names.push(name.to_string());
+        if let Some(pool) = self.pool.as_mut() {
+            pool.capture(self.capture_idx, name);
+        }
         let mut info = CaptureInfo {
             name: name.to_string(),
             ..Default::default()
@@ -239,7 +270,17 @@ impl Analyzer {
                     if !info.linktypes.contains(&frame.linktype) && info.linktypes.len() < 16 {
                         info.linktypes.push(frame.linktype);
                     }
-                    self.frame(&frame);
+                    if frame.ts.0 >= self.next_expire {
+                        self.next_expire = frame.ts.0.saturating_add(EXPIRE_EVERY_NS);
+                        match self.pool.as_mut() {
+                            Some(pool) => pool.tick(frame.ts),
+                            None => self.expire(frame.ts),
+                        }
+                    }
+                    match self.pool.as_mut() {
+                        Some(pool) => pool.frame(&frame),
+                        None => self.process(&frame),
+                    }
                     if info.frames.is_multiple_of(65_536) {
                         progress(reader.offset());
                     }
@@ -247,6 +288,9 @@ impl Analyzer {
                 Ok(Some(Event::Secrets(s))) => {
                     if s.kind == DSB_TLS_KEY_LOG {
                         self.trackers.keys.add_text(&s.data);
+                        if let Some(pool) = self.pool.as_mut() {
+                            pool.keys(&s.data);
+                        }
                     }
                     self.out.secrets.push(s);
                 }
@@ -286,12 +330,9 @@ impl Analyzer {
         result
     }
 
-    fn frame(&mut self, frame: &Frame<'_>) {
+    /// One frame through every stage (expiry is driven separately, by [`Self::expire`]).
+    pub(crate) fn process(&mut self, frame: &Frame<'_>) {
         let ts = frame.ts;
-        if ts.0 >= self.next_expire {
-            self.expire(ts);
-            self.next_expire = ts.0.saturating_add(EXPIRE_EVERY_NS);
-        }
         let decoded = self.decoder.decode(frame);
         match decoded {
             Decoded::Ip(p) => {
@@ -328,7 +369,7 @@ impl Analyzer {
         }
     }
 
-    fn expire(&mut self, now: Timestamp) {
+    pub(crate) fn expire(&mut self, now: Timestamp) {
         self.decoder.expire(now);
         self.trackers.dns.expire(now, &mut self.out.dns);
         self.trackers.dhcp.expire(now, &mut self.out.dhcp);
@@ -384,8 +425,8 @@ impl Analyzer {
         );
     }
 
-    /// Ends the analysis: flushes every live flow and pending protocol state.
-    pub fn finish(mut self) -> Analysis {
+    /// Flushes every live flow and pending protocol state into the output rows.
+    pub(crate) fn drain(&mut self) {
         let mut ended: Vec<(Flow<ConnApp>, EndReason)> = Vec::new();
         self.flows.drain(&mut |f, r| ended.push((f, r)));
         for (f, r) in ended {
@@ -398,6 +439,25 @@ impl Analyzer {
         self.trackers.dhcp.finish(&mut self.out.dhcp);
         self.trackers.arp.finish(&mut self.out.arp);
         self.tracker_weirds();
+    }
+
+    /// Worker side: the rows and anomaly counts, before correlation.
+    pub(crate) fn into_part(mut self) -> (Analysis, FxHashMap<String, u64>) {
+        self.drain();
+        (self.out, self.anomaly_counts)
+    }
+
+    /// Ends the analysis: flushes every live flow and pending protocol state, then
+    /// correlates.
+    pub fn finish(mut self) -> Analysis {
+        if let Some(pool) = self.pool.take() {
+            let parts = pool.finish();
+            let (out, counts) = crate::parallel::merge((self.out, self.anomaly_counts), parts);
+            self.out = out;
+            self.anomaly_counts = counts;
+        } else {
+            self.drain();
+        }
         // Suppressed anomalies: one summary row per kind.
         let mut over: Vec<(String, u64)> = self
             .anomaly_counts
@@ -468,6 +528,16 @@ impl Analyzer {
                 &b.kind,
                 &b.detail,
             ))
+        });
+        // Several workers each kept their first rows of a kind: keep the first ones overall.
+        let mut kept: FxHashMap<String, u64> = FxHashMap::default();
+        out.anomalies.retain(|a| {
+            if a.kind == "anomalies-suppressed" {
+                return true;
+            }
+            let n = kept.entry(a.kind.clone()).or_insert(0);
+            *n += 1;
+            *n <= MAX_ANOMALIES_PER_KIND
         });
 
         out

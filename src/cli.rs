@@ -52,6 +52,10 @@ pub struct AnalyzeArgs {
     /// Quiet period (ms) that separates two navigations in encrypted traffic.
     #[arg(long, value_name = "MS", default_value_t = 2000.0)]
     pub idle_gap: f64,
+    /// Worker threads (flows are sharded by host pair; the output is the same for any
+    /// number). 0 = one per available core.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub threads: usize,
     /// No report on standard output and no progress bar.
     #[arg(long)]
     pub quiet: bool,

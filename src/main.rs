@@ -115,9 +115,17 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
         eprintln!("lifecycle: --idle-gap must be a positive number of milliseconds");
         return ExitCode::from(2);
     }
-    let mut analyzer = Analyzer::new(Options {
-        idle_gap_ms: args.idle_gap,
-    });
+    let threads = if args.threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        args.threads
+    };
+    let mut analyzer = Analyzer::with_threads(
+        Options {
+            idle_gap_ms: args.idle_gap,
+        },
+        threads,
+    );
     if let Some(bytes) = &keylog
         && analyzer.add_keylog(bytes) == 0
         && !args.quiet

@@ -7,4 +7,5 @@ mod golden_conv;
 mod golden_decrypted;
 mod golden_proto;
 mod lab;
+mod threads;
 mod util;

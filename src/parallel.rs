@@ -1,0 +1,285 @@
+//! All cores: frames are sharded over worker threads by a symmetric hash of the two host
+//! addresses, so both directions of a flow, all its IP fragments and every flow between two
+//! hosts (a client and its resolver: DNS, and the TC→TCP retry) land on one worker. DHCP
+//! and ARP (broadcast, no host pair) go to worker 0. Expiry ticks and TLS keys are sent to
+//! every worker in stream order, so each worker expires state at the same capture times as
+//! a single-threaded run; the merge renumbers flows in capture order. The output is
+//! identical to a single-threaded run (tested).
+//!
+//! Sits on top of `analyze` (it drives [`Analyzer`]s); imports `base`, `capture`, `decode`.
+
+use crate::analyze::{Analysis, Analyzer, Options};
+use crate::base::Timestamp;
+use crate::capture::{Frame, linktype};
+use rustc_hash::FxHashMap;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::JoinHandle;
+
+/// Messages per batch sent to a worker.
+const BATCH_MSGS: usize = 1024;
+/// Packet bytes per batch.
+const BATCH_BYTES: usize = 1 << 20;
+/// Batches in flight per worker (memory bound: BATCH_BYTES × this × workers).
+const IN_FLIGHT: usize = 4;
+
+enum Msg {
+    Frame {
+        number: u64,
+        ts: Timestamp,
+        linktype: i32,
+        interface: u32,
+        orig_len: u32,
+        start: usize,
+        end: usize,
+    },
+    Tick(Timestamp),
+    Keys(Vec<u8>),
+    Capture(u32, String),
+}
+
+#[derive(Default)]
+struct Batch {
+    msgs: Vec<Msg>,
+    bytes: Vec<u8>,
+}
+
+type Part = (Analysis, FxHashMap<String, u64>);
+
+/// The worker threads and the batches being filled for them.
+pub struct Pool {
+    senders: Vec<SyncSender<Batch>>,
+    handles: Vec<JoinHandle<Part>>,
+    pending: Vec<Batch>,
+}
+
+impl Pool {
+    pub fn new(opts: Options, threads: usize) -> Self {
+        let mut senders = Vec::new();
+        let mut handles = Vec::new();
+        for _ in 0..threads {
+            let (tx, rx): (SyncSender<Batch>, Receiver<Batch>) = sync_channel(IN_FLIGHT);
+            let o = opts.clone();
+            handles.push(std::thread::spawn(move || worker(o, rx)));
+            senders.push(tx);
+        }
+        let pending = (0..threads).map(|_| Batch::default()).collect();
+        Pool {
+            senders,
+            handles,
+            pending,
+        }
+    }
+
+    fn send(&mut self, w: usize) {
+        if let (Some(b), Some(tx)) = (self.pending.get_mut(w), self.senders.get(w)) {
+            let batch = std::mem::take(b);
+            // A worker that died (panic) drops its receiver; its part is lost at join.
+            let _ = tx.send(batch);
+        }
+    }
+
+    fn push(&mut self, w: usize, msg: Msg) {
+        let Some(b) = self.pending.get_mut(w) else {
+            return;
+        };
+        b.msgs.push(msg);
+        if b.msgs.len() >= BATCH_MSGS || b.bytes.len() >= BATCH_BYTES {
+            self.send(w);
+        }
+    }
+
+    fn broadcast(&mut self, make: impl Fn() -> Msg) {
+        for w in 0..self.pending.len() {
+            self.push(w, make());
+        }
+    }
+
+    pub fn tick(&mut self, ts: Timestamp) {
+        self.broadcast(|| Msg::Tick(ts));
+    }
+
+    pub fn keys(&mut self, text: &[u8]) {
+        self.broadcast(|| Msg::Keys(text.to_vec()));
+    }
+
+    pub fn capture(&mut self, idx: u32, name: &str) {
+        self.broadcast(|| Msg::Capture(idx, name.to_string()));
+    }
+
+    pub fn frame(&mut self, f: &Frame<'_>) {
+        let n = self.pending.len().max(1);
+        let w = shard(f.linktype, f.data)
+            .map(|h| (h % n as u64) as usize)
+            .unwrap_or(0);
+        let Some(b) = self.pending.get_mut(w) else {
+            return;
+        };
+        let start = b.bytes.len();
+        b.bytes.extend_from_slice(f.data);
+        let end = b.bytes.len();
+        self.push(
+            w,
+            Msg::Frame {
+                number: f.number,
+                ts: f.ts,
+                linktype: f.linktype,
+                interface: f.interface,
+                orig_len: f.orig_len,
+                start,
+                end,
+            },
+        );
+    }
+
+    /// Flushes, stops the workers and returns their parts (in worker order).
+    pub fn finish(mut self) -> Vec<Part> {
+        for w in 0..self.pending.len() {
+            self.send(w);
+        }
+        self.senders.clear();
+        self.handles
+            .into_iter()
+            .filter_map(|h| h.join().ok())
+            .collect()
+    }
+}
+
+fn worker(opts: Options, rx: Receiver<Batch>) -> Part {
+    let mut a = Analyzer::new(opts);
+    while let Ok(batch) = rx.recv() {
+        for msg in batch.msgs {
+            match msg {
+                Msg::Frame {
+                    number,
+                    ts,
+                    linktype,
+                    interface,
+                    orig_len,
+                    start,
+                    end,
+                } => {
+                    let data = batch.bytes.get(start..end).unwrap_or(&[]);
+                    a.process(&Frame {
+                        number,
+                        ts,
+                        linktype,
+                        interface,
+                        data,
+                        orig_len,
+                    });
+                }
+                Msg::Tick(ts) => a.expire(ts),
+                Msg::Keys(k) => {
+                    a.add_keylog(&k);
+                }
+                Msg::Capture(i, name) => a.set_capture(i, &name),
+            }
+        }
+    }
+    a.into_part()
+}
+
+/// Merges the main thread's part (capture facts, its own anomalies) with the workers':
+/// flows are renumbered in capture order (by their first frame), as one analyzer numbers them.
+pub fn merge(main: Part, parts: Vec<Part>) -> Part {
+    let (mut out, mut counts) = main;
+    // (first frame, worker, old id) → new id.
+    let mut order: Vec<(u64, usize, u64)> = Vec::new();
+    for (w, (p, _)) in parts.iter().enumerate() {
+        for c in &p.connections {
+            order.push((c.first_frame, w, c.connection_id));
+        }
+    }
+    order.sort_unstable();
+    let ids: FxHashMap<(usize, u64), u64> = order
+        .iter()
+        .enumerate()
+        .map(|(i, (_, w, old))| ((*w, *old), i as u64 + 1))
+        .collect();
+    let new_id = |w: usize, old: u64| ids.get(&(w, old)).copied().unwrap_or(old);
+    for (w, (mut p, c)) in parts.into_iter().enumerate() {
+        for row in p.connections.iter_mut() {
+            row.connection_id = new_id(w, row.connection_id);
+        }
+        for o in p.outcomes.iter_mut() {
+            o.connection_id = new_id(w, o.connection_id);
+        }
+        for a in p.anomalies.iter_mut() {
+            a.connection_id = a.connection_id.map(|id| new_id(w, id));
+        }
+        out.connections.append(&mut p.connections);
+        out.outcomes.append(&mut p.outcomes);
+        out.anomalies.append(&mut p.anomalies);
+        out.dns.append(&mut p.dns);
+        out.dhcp.append(&mut p.dhcp);
+        out.arp.append(&mut p.arp);
+        out.ip_packets += p.ip_packets;
+        out.non_ip_frames += p.non_ip_frames;
+        for (k, n) in c {
+            *counts.entry(k).or_insert(0) += n;
+        }
+    }
+    (out, counts)
+}
+
+/// A symmetric hash of the frame's two IP addresses; `None` for frames without a host pair
+/// (ARP, non-IP) and for DHCP, which all go to worker 0.
+fn shard(lt: i32, data: &[u8]) -> Option<u64> {
+    let ip = match lt {
+        linktype::ETHERNET => {
+            let mut off = 12;
+            let mut et = u16::from_be_bytes([*data.get(off)?, *data.get(off + 1)?]);
+            while et == 0x8100 || et == 0x88a8 || et == 0x9100 {
+                off += 4;
+                et = u16::from_be_bytes([*data.get(off)?, *data.get(off + 1)?]);
+            }
+            if et != 0x0800 && et != 0x86dd {
+                return None;
+            }
+            data.get(off + 2..)?
+        }
+        linktype::LINUX_SLL => data.get(16..)?,
+        linktype::LINUX_SLL2 => data.get(20..)?,
+        linktype::NULL | linktype::LOOP => data.get(4..)?,
+        linktype::RAW
+        | linktype::RAW_ALT1
+        | linktype::RAW_ALT2
+        | linktype::IPV4
+        | linktype::IPV6 => data,
+        _ => return None,
+    };
+    let (a, b, proto, l4) = match ip.first()? >> 4 {
+        4 => {
+            let ihl = ((ip.first()? & 0x0f) as usize) * 4;
+            let frag = u16::from_be_bytes([*ip.get(6)?, *ip.get(7)?]) & 0x1fff;
+            let l4 = if frag == 0 { ip.get(ihl..) } else { None };
+            (ip.get(12..16)?, ip.get(16..20)?, *ip.get(9)?, l4)
+        }
+        6 => (ip.get(8..24)?, ip.get(24..40)?, *ip.get(6)?, ip.get(40..)),
+        _ => return None,
+    };
+    // DHCP is matched across addresses (0.0.0.0 → broadcast, then server → client).
+    if proto == 17
+        && let Some(u) = l4
+        && let (Some(sp), Some(dp)) = (u.get(0..2), u.get(2..4))
+    {
+        let (sp, dp) = (
+            u16::from_be_bytes([sp[0], sp[1]]),
+            u16::from_be_bytes([dp[0], dp[1]]),
+        );
+        if matches!(
+            (sp, dp),
+            (67, 68) | (68, 67) | (67, 67) | (546, 547) | (547, 546)
+        ) {
+            return None;
+        }
+    }
+    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+    // FNV-1a over the ordered pair: stable across runs (ids must be deterministic).
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in lo.iter().chain(hi.iter()) {
+        h ^= *byte as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    Some(h)
+}
