@@ -813,6 +813,17 @@ fn tcp_stream(
         };
         if seg.flags.syn {
             this.syn(seg.seq);
+            if !seg.payload.is_empty() {
+                // TCP Fast Open: data in the SYN (or SYN-ACK) follows the ISN.
+                this.segment(
+                    ts,
+                    seg.seq.wrapping_add(1),
+                    seg.payload,
+                    seg.flags.fin,
+                    seg.flags.rst,
+                    &mut |ev| deliver(ctx, &info, app, &mut stop, dir, ev.into()),
+                );
+            }
         } else {
             this.segment(
                 ts,
@@ -854,6 +865,11 @@ fn deliver(
         let Ev::Data(bytes, _) = &ev else {
             return;
         };
+        // A capture that starts mid-connection often starts with a 1-byte keep-alive probe
+        // (sequence number one below the next byte): not the start of any protocol.
+        if bytes.len() <= 1 {
+            return;
+        }
         *app = if f.resp.port == 53 || f.orig.port == 53 {
             App::Dns(Box::new([TcpFramer::new(), TcpFramer::new()]))
         } else if dir == Direction::Orig
