@@ -337,3 +337,37 @@ fn chromium_har_median_error_within_5ms() {
         errs.len()
     );
 }
+
+/// TLS resumption as nginx logged it (`$ssl_session_reused`): curl's second connection
+/// resumes the first one's TLS 1.3 session (PSK accepted), the first is a full handshake.
+#[test]
+fn tls_resumption_matches_nginx() {
+    let (a, _) = analyze(&testdata("lab/curl-tls13-resume/curl-tls13-resume.pcapng"));
+    let log = std::fs::read_to_string(testdata("lab/curl-tls13-resume/nginx-access.log")).unwrap();
+    // nginx: one line per request with the client port and reused=r|.
+    let mut expected: Vec<(u16, bool)> = log
+        .lines()
+        .filter_map(|l| {
+            let port = l
+                .split("client=")
+                .nth(1)?
+                .split(' ')
+                .next()?
+                .rsplit(':')
+                .next()?;
+            Some((port.parse().ok()?, l.contains(" reused=r")))
+        })
+        .collect();
+    expected.sort();
+    let mut ours: Vec<(u16, bool)> = a
+        .connections
+        .iter()
+        .filter(|c| c.app_protocol == Some("tls"))
+        .map(|c| (c.client_port, c.tls_resumed == Some(true)))
+        .collect();
+    ours.sort();
+    assert_eq!(ours, expected);
+    assert_eq!(expected.iter().filter(|(_, r)| *r).count(), 1);
+    // The resumed request is warm on the TLS axis.
+    assert!(a.requests.iter().any(|r| r.tls_resumed == Some(true)));
+}
