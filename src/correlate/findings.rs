@@ -33,6 +33,9 @@ pub struct Times {
     pub req_last: crate::base::Timestamp,
     pub resp_first: Option<crate::base::Timestamp>,
     pub resp_last: Option<crate::base::Timestamp>,
+    /// Milliseconds of the wait during which another response on the same connection was
+    /// arriving.
+    pub busy_ms: f64,
 }
 
 pub fn for_request(
@@ -160,6 +163,16 @@ pub fn for_request(
                 "{lost_waiting} server segment(s) were lost and sent again before the first byte: wait {:.1} ms for a {:.1} ms RTT",
                 r.wait_ms.unwrap_or(0.0),
                 rtt.unwrap_or(0.0)
+            ),
+        ));
+    } else if let (Some(wait), Some(rtt)) = (r.wait_ms, rtt)
+        && t.busy_ms > rtt.max(50.0)
+    {
+        out.push(Finding::new(
+            "queued-behind-response",
+            format!(
+                "for {:.1} ms of its {wait:.1} ms wait the connection was delivering another response (head-of-line on HTTP/1.1, stream scheduling on HTTP/2)",
+                t.busy_ms
             ),
         ));
     } else if let (Some(wait), Some(rtt)) = (r.wait_ms, rtt) {

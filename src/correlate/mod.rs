@@ -409,6 +409,13 @@ pub fn correlate(
         if let Some((idx, _)) = found {
             dns_used.push((idx, c.connection_id));
         }
+        // Response windows of the connection, to tell a server's think time from a response
+        // queued behind another one on the same connection (HTTP/1.1 keep-alive or
+        // pipelining, HTTP/2 scheduling).
+        let windows: Vec<(Timestamp, Timestamp)> = exchanges
+            .iter()
+            .filter_map(|x| Some((x.resp_first?, x.resp_last?)))
+            .collect();
         for (i, x) in exchanges.into_iter().enumerate() {
             let first = i == 0 && c.syn_ts.is_some();
             let mut r = RequestRow {
@@ -523,6 +530,21 @@ pub fn correlate(
                     req_last: x.req_last,
                     resp_first: x.resp_first,
                     resp_last: x.resp_last,
+                    // Time of this request's wait during which another response on the
+                    // connection was arriving.
+                    busy_ms: x.resp_first.map_or(0.0, |rf| {
+                        windows
+                            .iter()
+                            .filter(|(a, b)| {
+                                Some(*a) != x.resp_first || *b != x.resp_last.unwrap_or(*b)
+                            })
+                            .map(|(a, b)| {
+                                let from = (*a).max(x.req_last);
+                                let to = (*b).min(rf);
+                                to.ms_since(from).max(0.0)
+                            })
+                            .sum()
+                    }),
                 },
             );
             requests.push(r);

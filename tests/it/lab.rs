@@ -234,6 +234,20 @@ fn chromium_cold_then_warm_decrypted_matches_nginx() {
         .collect();
     assert_eq!(cart.len(), 2);
     assert!(cart.iter().all(|w| (189.0..=193.0).contains(w)), "{cart:?}");
+    // Server think time is named only where it happened (the API); app.js waited behind
+    // hero.png on the same HTTP/2 connection.
+    for r in &a.requests {
+        let codes: Vec<&str> = r.findings.iter().map(|f| f.code).collect();
+        let url = r.url.as_deref().unwrap_or_default();
+        assert_eq!(
+            codes.contains(&"server-think-time"),
+            url.ends_with("/v1/cart"),
+            "{url}: {codes:?}"
+        );
+        if url.ends_with("/js/app.js") && r.navigation_id == Some(1) {
+            assert!(codes.contains(&"queued-behind-response"), "{codes:?}");
+        }
+    }
 }
 
 /// curl over HTTP/1.1 with keys: URLs and statuses as nginx logged them, phases unchanged.
