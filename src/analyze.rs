@@ -4,6 +4,8 @@
 //! [`Analysis`] holding every output table's rows. This module sits on top of all stages
 //! (only the CLI and exporters use it).
 
+pub mod parallel;
+
 use crate::base::{Direction, Timestamp, Weird};
 use crate::capture::{CaptureError, CaptureReader, Event, Frame, Secrets};
 use crate::correlate::ConnOutcome;
@@ -53,6 +55,21 @@ pub struct CaptureInfo {
     /// Set when reading stopped early.
     pub error: Option<String>,
     pub linktypes: Vec<i32>,
+}
+
+impl CaptureInfo {
+    /// "first → last (N s)", or "no packets".
+    pub fn span_text(&self) -> String {
+        match (self.first_ts, self.last_ts) {
+            (Some(f), Some(l)) => format!(
+                "{} → {} ({:.3} s)",
+                f.to_rfc3339(),
+                l.to_rfc3339(),
+                l.ms_since(f) / 1000.0
+            ),
+            _ => "no packets".into(),
+        }
+    }
 }
 
 /// Everything the analysis found.
@@ -178,7 +195,7 @@ pub struct Analyzer {
     capture_idx: u32,
     capture_names: Vec<String>,
     /// Worker threads (flows sharded by host pair); `None` = this analyzer does the work.
-    pool: Option<crate::parallel::Pool>,
+    pool: Option<parallel::Pool>,
 }
 
 impl Analyzer {
@@ -203,7 +220,7 @@ impl Analyzer {
     pub fn with_threads(opts: Options, threads: usize) -> Self {
         let mut a = Analyzer::new(opts.clone());
         if threads > 1 {
-            a.pool = Some(crate::parallel::Pool::new(opts, threads));
+            a.pool = Some(parallel::Pool::new(opts, threads));
         }
         a
     }
@@ -452,7 +469,7 @@ impl Analyzer {
     pub fn finish(mut self) -> Analysis {
         if let Some(pool) = self.pool.take() {
             let parts = pool.finish();
-            let (out, counts) = crate::parallel::merge((self.out, self.anomaly_counts), parts);
+            let (out, counts) = parallel::merge((self.out, self.anomaly_counts), parts);
             self.out = out;
             self.anomaly_counts = counts;
         } else {
@@ -611,9 +628,7 @@ fn handle_ip(flows: &mut FlowTable<ConnApp>, ctx: &mut Ctx<'_>, frame: &Frame<'_
             );
             let dir = l.dir;
             let f = l.flow;
-            f.packets[dir.idx()] += 1;
-            f.frame_bytes[dir.idx()] += frame.orig_len as u64;
-            f.payload_bytes[dir.idx()] += seg.payload.len() as u64 + seg.missing as u64;
+            count_packet(f, dir, frame, seg.payload.len() as u64 + seg.missing as u64);
             let was_closed = f.tcp.as_ref().is_some_and(|t| t.is_closed());
             if let Some(t) = f.tcp.as_mut() {
                 t.segment(
@@ -662,9 +677,7 @@ fn handle_ip(flows: &mut FlowTable<ConnApp>, ctx: &mut Ctx<'_>, frame: &Frame<'_
             );
             let dir = l.dir;
             let f = l.flow;
-            f.packets[dir.idx()] += 1;
-            f.frame_bytes[dir.idx()] += frame.orig_len as u64;
-            f.payload_bytes[dir.idx()] += payload.len() as u64;
+            count_packet(f, dir, frame, payload.len() as u64);
             let conn = f.id;
             udp_payload(ctx, conn, frame, src, dst, payload);
         }
@@ -673,6 +686,14 @@ fn handle_ip(flows: &mut FlowTable<ConnApp>, ctx: &mut Ctx<'_>, frame: &Frame<'_
     for (f, _) in ended {
         finish_flow(ctx, f);
     }
+}
+
+/// Per-direction packet, frame-byte and payload-byte counters of a flow.
+fn count_packet(f: &mut Flow<ConnApp>, dir: Direction, frame: &Frame<'_>, payload: u64) {
+    let i = dir.idx();
+    f.packets[i] += 1;
+    f.frame_bytes[i] += frame.orig_len as u64;
+    f.payload_bytes[i] += payload;
 }
 
 /// Known UDP protocols: DNS (port 53, or any port from a known resolver) and DHCP.

@@ -116,6 +116,35 @@ impl Weird {
     }
 }
 
+/// Weirds a parser holds until its owner collects them, at most `cap`; beyond that they
+/// are counted and reported as one summary weird at the next collection.
+#[derive(Clone, Debug, Default)]
+pub struct WeirdLog {
+    items: Vec<Weird>,
+    dropped: u64,
+}
+
+impl WeirdLog {
+    pub fn push(&mut self, cap: usize, w: Weird) {
+        if self.items.len() < cap {
+            self.items.push(w);
+        } else {
+            self.dropped = self.dropped.saturating_add(1);
+        }
+    }
+
+    /// The weirds so far, plus (if some were dropped) `cap_kind`: "N more `what` weirds
+    /// not reported" at `ts`.
+    pub fn take(&mut self, ts: Timestamp, cap_kind: &'static str, what: &str) -> Vec<Weird> {
+        if self.dropped > 0 {
+            let d = format!("{} more {what} weirds not reported", self.dropped);
+            self.items.push(Weird::new(ts, cap_kind, d));
+            self.dropped = 0;
+        }
+        std::mem::take(&mut self.items)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,6 +158,19 @@ mod tests {
             "2009-02-13T23:31:30.123456789Z"
         );
         assert_eq!(Timestamp(-1).to_rfc3339(), "1969-12-31T23:59:59.999999999Z");
+    }
+
+    #[test]
+    fn weird_log_caps_and_summarises() {
+        let mut log = WeirdLog::default();
+        for i in 0..5 {
+            log.push(3, Weird::new(Timestamp(i), "x", "d"));
+        }
+        let w = log.take(Timestamp(9), "x-cap", "X");
+        assert_eq!(w.len(), 4);
+        assert_eq!(w[3].kind, "x-cap");
+        assert_eq!(w[3].detail, "2 more X weirds not reported");
+        assert!(log.take(Timestamp(10), "x-cap", "X").is_empty());
     }
 
     #[test]

@@ -11,6 +11,5 @@ pub mod correlate;
 pub mod decode;
 pub mod export;
 pub mod flow;
-pub mod parallel;
 pub mod protocol;
 pub mod reassembly;

@@ -507,21 +507,7 @@ pub fn correlate(
                     r.receive_ms = Some(rl.ms_since(rf));
                 }
             }
-            r.total_ms = Some(
-                [
-                    r.blocked_ms,
-                    r.dns_ms,
-                    r.connect_ms,
-                    r.tls_ms,
-                    r.stalled_ms,
-                    r.send_ms,
-                    r.wait_ms,
-                    r.receive_ms,
-                ]
-                .iter()
-                .flatten()
-                .sum(),
-            );
+            r.total_ms = Some(r.phases().iter().flatten().sum());
             r.findings = findings::for_request(
                 &r,
                 c,

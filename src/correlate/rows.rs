@@ -131,6 +131,27 @@ pub struct HttpDetail {
     pub content_type: Option<String>,
 }
 
+impl RequestRow {
+    /// The phases in SPEC.md's order (see [`PHASE_NAMES`]); contiguous from `start_time`.
+    pub fn phases(&self) -> [Option<f64>; 8] {
+        [
+            self.blocked_ms,
+            self.dns_ms,
+            self.connect_ms,
+            self.tls_ms,
+            self.stalled_ms,
+            self.send_ms,
+            self.wait_ms,
+            self.receive_ms,
+        ]
+    }
+}
+
+/// Names of [`RequestRow::phases`], in order.
+pub const PHASE_NAMES: [&str; 8] = [
+    "blocked", "dns", "connect", "tls", "stalled", "send", "wait", "receive",
+];
+
 impl Default for RequestRow {
     fn default() -> Self {
         let unspecified = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);

@@ -83,15 +83,7 @@ pub fn render(a: &Analysis) -> String {
     );
     let _ = writeln!(s, "<h1>Page loads in {}</h1>", esc(&title));
     for c in &a.captures {
-        let span = match (c.first_ts, c.last_ts) {
-            (Some(f), Some(l)) => format!(
-                "{} → {} ({:.3} s)",
-                f.to_rfc3339(),
-                l.to_rfc3339(),
-                l.ms_since(f) / 1000.0
-            ),
-            _ => "no packets".into(),
-        };
+        let span = c.span_text();
         let _ = writeln!(
             s,
             "<p class=\"meta\">capture {}: {} frames, {}{}</p>",
@@ -264,16 +256,7 @@ fn axis(s: &mut String, span_ms: f64, label: &str) {
 
 /// The phases of a request as (class, label, start, ms), contiguous from `start_time`.
 fn phases(r: &RequestRow) -> Vec<(&'static str, &'static str, Timestamp, f64)> {
-    let values = [
-        r.blocked_ms,
-        r.dns_ms,
-        r.connect_ms,
-        r.tls_ms,
-        r.stalled_ms,
-        r.send_ms,
-        r.wait_ms,
-        r.receive_ms,
-    ];
+    let values = r.phases();
     let mut t = r.start_time;
     let mut out = Vec::new();
     for ((class, label), v) in PHASES.iter().zip(values) {
@@ -351,16 +334,7 @@ fn request_title(r: &RequestRow) -> String {
         marks(r).1,
         r.timing_source
     );
-    let values = [
-        r.blocked_ms,
-        r.dns_ms,
-        r.connect_ms,
-        r.tls_ms,
-        r.stalled_ms,
-        r.send_ms,
-        r.wait_ms,
-        r.receive_ms,
-    ];
+    let values = r.phases();
     for ((_, label), v) in PHASES.iter().zip(values) {
         let _ = write!(t, "\n  {label}: {}", ms(v));
     }

@@ -30,16 +30,7 @@ fn bar(r: &RequestRow, start: Timestamp, span_ms: f64) -> String {
         0.0
     };
     let mut t = r.start_time.ms_since(start);
-    let phases = [
-        r.blocked_ms,
-        r.dns_ms,
-        r.connect_ms,
-        r.tls_ms,
-        r.stalled_ms,
-        r.send_ms,
-        r.wait_ms,
-        r.receive_ms,
-    ];
+    let phases = r.phases();
     for (i, p) in phases.iter().enumerate() {
         let Some(ms) = p else { continue };
         let a = ((t * scale).floor() as usize).min(BAR - 1);
@@ -198,15 +189,7 @@ fn navigations(a: &Analysis, s: &mut String, color: bool) {
 pub fn render(a: &Analysis, color: bool) -> String {
     let mut s = String::new();
     for c in &a.captures {
-        let span = match (c.first_ts, c.last_ts) {
-            (Some(f), Some(l)) => format!(
-                "{} → {} ({:.3} s)",
-                f.to_rfc3339(),
-                l.to_rfc3339(),
-                l.ms_since(f) / 1000.0
-            ),
-            _ => "no packets".into(),
-        };
+        let span = c.span_text();
         let _ = writeln!(s, "capture {}: {} frames, {}", c.name, c.frames, span);
         if let Some(e) = &c.error {
             let _ = writeln!(s, "  ! {e}");

@@ -18,7 +18,7 @@
 //! Limitations: pairing uses IP addresses only (a reply's target MAC is not checked against
 //! the requester's MAC); RARP/InARP opcodes are reported as weirds and otherwise ignored.
 
-use crate::base::{Timestamp, Weird};
+use crate::base::{Timestamp, Weird, WeirdLog};
 use rustc_hash::FxHashMap;
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
@@ -195,8 +195,7 @@ pub struct ArpTracker {
     next_id: u64,
     /// Earliest capture time at which some pending request may time out.
     next_due: i64,
-    weirds: Vec<Weird>,
-    weirds_dropped: u64,
+    weirds: WeirdLog,
     evicted: u64,
     done_dropped: u64,
     last_ts: Timestamp,
@@ -431,21 +430,11 @@ impl ArpTracker {
 
     /// Takes the weirds collected so far.
     pub fn weirds(&mut self) -> Vec<Weird> {
-        if self.weirds_dropped > 0 {
-            let d = format!("{} more ARP weirds not reported", self.weirds_dropped);
-            self.weirds
-                .push(Weird::new(self.last_ts, "arp-weird-cap", d));
-            self.weirds_dropped = 0;
-        }
-        std::mem::take(&mut self.weirds)
+        self.weirds.take(self.last_ts, "arp-weird-cap", "ARP")
     }
 
     fn weird(&mut self, ts: Timestamp, kind: &'static str, detail: String) {
-        if self.weirds.len() < MAX_WEIRDS {
-            self.weirds.push(Weird::new(ts, kind, detail));
-        } else {
-            self.weirds_dropped = self.weirds_dropped.saturating_add(1);
-        }
+        self.weirds.push(MAX_WEIRDS, Weird::new(ts, kind, detail));
     }
 }
 

@@ -17,7 +17,7 @@
 //! keep their first value), relay-agent details (giaddr is kept, option 82 is not decoded),
 //! message types 9..=18 (FORCERENEW, LEASEQUERY, ...) which are parsed but not tracked.
 
-use crate::base::{Timestamp, Weird};
+use crate::base::{Timestamp, Weird, WeirdLog};
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -529,8 +529,7 @@ pub struct DhcpTracker {
     next_id: u64,
     /// Earliest capture time at which some pending exchange may be idle.
     next_due: i64,
-    weirds: Vec<Weird>,
-    weirds_dropped: u64,
+    weirds: WeirdLog,
     evicted: u64,
     done_dropped: u64,
     last_ts: Timestamp,
@@ -748,21 +747,11 @@ impl DhcpTracker {
 
     /// Takes the weirds collected so far.
     pub fn weirds(&mut self) -> Vec<Weird> {
-        if self.weirds_dropped > 0 {
-            let d = format!("{} more DHCP weirds not reported", self.weirds_dropped);
-            self.weirds
-                .push(Weird::new(self.last_ts, "dhcp-weird-cap", d));
-            self.weirds_dropped = 0;
-        }
-        std::mem::take(&mut self.weirds)
+        self.weirds.take(self.last_ts, "dhcp-weird-cap", "DHCP")
     }
 
     fn weird(&mut self, ts: Timestamp, kind: &'static str, detail: String) {
-        if self.weirds.len() < MAX_WEIRDS {
-            self.weirds.push(Weird::new(ts, kind, detail));
-        } else {
-            self.weirds_dropped = self.weirds_dropped.saturating_add(1);
-        }
+        self.weirds.push(MAX_WEIRDS, Weird::new(ts, kind, detail));
     }
 }
 

@@ -6,9 +6,10 @@
 //! a single-threaded run; the merge renumbers flows in capture order. The output is
 //! identical to a single-threaded run (tested).
 //!
-//! Sits on top of `analyze` (it drives [`Analyzer`]s); imports `base`, `capture`, `decode`.
+//! Part of the driver (`analyze`): it runs one [`Analyzer`] per worker; imports `base`,
+//! `capture`.
 
-use crate::analyze::{Analysis, Analyzer, Options};
+use super::{Analysis, Analyzer, Options};
 use crate::base::Timestamp;
 use crate::capture::{Frame, linktype};
 use rustc_hash::FxHashMap;
