@@ -8,8 +8,9 @@ pub mod parallel;
 
 use crate::base::{Direction, Timestamp, Weird};
 use crate::capture::{CaptureError, CaptureReader, Event, Frame, Secrets};
-use crate::correlate::ConnOutcome;
+use crate::correlate::stream::Watermark;
 use crate::correlate::{AnomalyRow, ConnectionRow, NavigationRow, RequestRow};
+use crate::correlate::{Collect, ConnOutcome, Correlator, RowSink};
 use crate::decode::{Decoded, Decoder, Packet, Transport};
 use crate::flow::{EndReason, Endpoint, Flow, FlowTable, PROTO_TCP, PROTO_UDP};
 use crate::protocol::arp::{ArpExchange, ArpTracker, parse_arp};
@@ -28,6 +29,10 @@ use std::net::IpAddr;
 pub const MAX_ANOMALIES_PER_KIND: u64 = 1000;
 /// How often (capture time) idle state is expired.
 const EXPIRE_EVERY_NS: i64 = 1_000_000_000;
+/// Longest delay (capture time) between the end of a DNS or ARP exchange and its tracker
+/// emitting the row (DNS lingers 1 s for duplicates, ARP 5 s for retransmissions), plus one
+/// expiry tick: the correlator waits this long before joining a new connection to them.
+const TRACKER_HOLD_MS: f64 = 7_000.0;
 
 /// Analysis settings (from the command line).
 #[derive(Clone, Debug)]
@@ -196,12 +201,22 @@ pub struct Analyzer {
     capture_names: Vec<String>,
     /// Worker threads (flows sharded by host pair); `None` = this analyzer does the work.
     pool: Option<parallel::Pool>,
+    /// Correlation as the capture is read; `None` in a worker, whose rows are correlated by
+    /// the main thread after the merge.
+    corr: Option<Correlator>,
+    /// Where released rows are written as they are final (table files).
+    sink: Option<Box<dyn RowSink>>,
+    /// Keep every released row in the [`Analysis`] too.
+    collect: bool,
+    collected: Collect,
+    /// ARP and DHCP rows already handed to the correlator.
+    arp_seen: usize,
+    dhcp_seen: usize,
 }
 
 impl Analyzer {
     pub fn new(opts: Options) -> Self {
         Analyzer {
-            opts,
             decoder: Decoder::new(),
             flows: FlowTable::new(),
             trackers: Trackers::default(),
@@ -211,7 +226,34 @@ impl Analyzer {
             capture_idx: 0,
             capture_names: Vec::new(),
             pool: None,
+            corr: Some(Correlator::new(opts.idle_gap_ms)),
+            sink: None,
+            collect: true,
+            collected: Collect::default(),
+            arp_seen: 0,
+            dhcp_seen: 0,
+            opts,
         }
+    }
+
+    /// A worker of the parallel pool: no correlation (the main thread does it).
+    pub(crate) fn new_worker(opts: Options) -> Self {
+        let mut a = Analyzer::new(opts);
+        a.corr = None;
+        a
+    }
+
+    /// Writes the `connections`, `requests`, `navigations` and `dns` rows to `sink` as soon
+    /// as they are final, so memory stays bounded by what is live; with `collect` false they
+    /// are not kept in the returned [`Analysis`] (which then holds only the small tables).
+    pub fn stream_to(&mut self, sink: Box<dyn RowSink>, collect: bool) {
+        self.sink = Some(sink);
+        self.collect = collect;
+    }
+
+    /// The stream sink back (to finish its files) once [`Self::finish`] has run.
+    pub fn take_sink(&mut self) -> Option<Box<dyn RowSink>> {
+        self.sink.take()
     }
 
     /// An analyzer that shards flows over `threads` worker threads by a symmetric hash of
@@ -397,6 +439,72 @@ impl Analyzer {
         for (f, r) in ended {
             self.flow_ended(f, r);
         }
+        if self.corr.is_some() {
+            self.hand_over();
+            let hold = now.add_ms(-TRACKER_HOLD_MS);
+            let oldest = self.flows.oldest();
+            let dns_pending = self.trackers.dns.oldest_pending();
+            let first_packet = [
+                Some(hold),
+                oldest.map(|o| o.0),
+                dns_pending,
+                self.trackers.arp.oldest_pending(),
+            ]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(hold);
+            let w = Watermark {
+                now,
+                first_packet,
+                live_id: oldest.map_or(u64::MAX, |o| o.1),
+                dns_pending,
+            };
+            self.release(Some(w));
+        }
+    }
+
+    /// Moves the rows finished since the last call into the correlator.
+    fn hand_over(&mut self) {
+        let Some(corr) = self.corr.as_mut() else {
+            return;
+        };
+        let mut outcomes: FxHashMap<u64, ConnOutcome> = self
+            .out
+            .outcomes
+            .drain(..)
+            .map(|o| (o.connection_id, o))
+            .collect();
+        for row in self.out.connections.drain(..) {
+            let o = outcomes.remove(&row.connection_id);
+            corr.connection(row, o);
+        }
+        for l in self.out.dns.drain(..) {
+            corr.dns(l);
+        }
+        for a in self.out.arp.get(self.arp_seen..).unwrap_or(&[]) {
+            corr.arp(a);
+        }
+        self.arp_seen = self.out.arp.len();
+        for d in self.out.dhcp.get(self.dhcp_seen..).unwrap_or(&[]) {
+            corr.dhcp(d);
+        }
+        self.dhcp_seen = self.out.dhcp.len();
+    }
+
+    /// Releases final rows to the sink and the collection (`None`: everything).
+    fn release(&mut self, w: Option<Watermark>) {
+        let Some(corr) = self.corr.as_mut() else {
+            return;
+        };
+        let mut tee = Tee {
+            collect: self.collect.then_some(&mut self.collected),
+            stream: self.sink.as_deref_mut(),
+        };
+        match w {
+            Some(w) => corr.advance(w, &mut tee),
+            None => corr.finish(&mut tee),
+        }
     }
 
     fn flow_ended(&mut self, f: Flow<ConnApp>, _reason: EndReason) {
@@ -466,10 +574,14 @@ impl Analyzer {
 
     /// Ends the analysis: flushes every live flow and pending protocol state, then
     /// correlates.
-    pub fn finish(mut self) -> Analysis {
+    pub fn finish(&mut self) -> Analysis {
         if let Some(pool) = self.pool.take() {
             let parts = pool.finish();
-            let (out, counts) = parallel::merge((self.out, self.anomaly_counts), parts);
+            let main = (
+                std::mem::take(&mut self.out),
+                std::mem::take(&mut self.anomaly_counts),
+            );
+            let (out, counts) = parallel::merge(main, parts);
             self.out = out;
             self.anomaly_counts = counts;
         } else {
@@ -502,40 +614,16 @@ impl Analyzer {
                 ),
             });
         }
-        let mut out = self.out;
-        out.connections.sort_by_key(|c| c.connection_id);
-        out.outcomes.sort_by_key(|c| c.connection_id);
-        out.dns.sort_by(|a, b| {
-            (
-                a.query_time,
-                a.query_frame,
-                a.response_frame,
-                &a.qname,
-                a.qtype,
-            )
-                .cmp(&(
-                    b.query_time,
-                    b.query_frame,
-                    b.response_frame,
-                    &b.qname,
-                    b.qtype,
-                ))
-        });
-        let (requests, navigations, dns_navigation) = crate::correlate::correlate(
-            &out.outcomes,
-            &out.dns,
-            &out.arp,
-            &out.dhcp,
-            &mut out.connections,
-            self.opts.idle_gap_ms,
-        );
-        out.requests = requests;
-        out.navigations = navigations;
-        out.dns_navigation = dns_navigation;
-        // Per-connection raw material is not needed once requests exist.
-        for o in out.outcomes.iter_mut() {
-            o.records = Vec::new();
-        }
+        // Everything left is final now: correlate it.
+        self.hand_over();
+        self.release(None);
+        let mut out = std::mem::take(&mut self.out);
+        let c = std::mem::take(&mut self.collected);
+        out.connections = c.connections;
+        out.requests = c.requests;
+        out.navigations = c.navigations;
+        out.dns = c.dns;
+        out.dns_navigation = c.dns_navigation;
         // Total orders, so the output never depends on when a tracker emitted a row.
         out.anomalies.sort_by(|a, b| {
             (a.time, a.frame, a.connection_id, &a.kind, &a.detail).cmp(&(
@@ -581,6 +669,59 @@ fn push_anomaly(
             kind: kind.to_string(),
             detail,
         });
+    }
+}
+
+/// Released rows to the collection and/or the stream.
+struct Tee<'a> {
+    collect: Option<&'a mut Collect>,
+    stream: Option<&'a mut (dyn RowSink + 'static)>,
+}
+
+impl RowSink for Tee<'_> {
+    fn connection(&mut self, row: ConnectionRow) {
+        match (&mut self.collect, &mut self.stream) {
+            (Some(c), Some(s)) => {
+                s.connection(row.clone());
+                c.connection(row);
+            }
+            (Some(c), None) => c.connection(row),
+            (None, Some(s)) => s.connection(row),
+            (None, None) => {}
+        }
+    }
+    fn request(&mut self, row: RequestRow) {
+        match (&mut self.collect, &mut self.stream) {
+            (Some(c), Some(s)) => {
+                s.request(row.clone());
+                c.request(row);
+            }
+            (Some(c), None) => c.request(row),
+            (None, Some(s)) => s.request(row),
+            (None, None) => {}
+        }
+    }
+    fn navigation(&mut self, row: NavigationRow) {
+        match (&mut self.collect, &mut self.stream) {
+            (Some(c), Some(s)) => {
+                s.navigation(row.clone());
+                c.navigation(row);
+            }
+            (Some(c), None) => c.navigation(row),
+            (None, Some(s)) => s.navigation(row),
+            (None, None) => {}
+        }
+    }
+    fn dns(&mut self, row: DnsLookup, navigation_id: Option<u64>) {
+        match (&mut self.collect, &mut self.stream) {
+            (Some(c), Some(s)) => {
+                s.dns(row.clone(), navigation_id);
+                c.dns(row, navigation_id);
+            }
+            (Some(c), None) => c.dns(row, navigation_id),
+            (None, Some(s)) => s.dns(row, navigation_id),
+            (None, None) => {}
+        }
     }
 }
 

@@ -5,6 +5,11 @@
 
 use std::fmt;
 
+/// A hash map for keys that come from the capture (addresses, ports, ids): foldhash with a
+/// per-process random seed, so a crafted capture cannot aim every key at one bucket (hash
+/// flooding). Nothing may depend on its iteration order; callers sort where order shows.
+pub type SeededMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
 /// A capture timestamp: nanoseconds since the Unix epoch, UTC.
 ///
 /// Always taken from the capture file, never from the clock.

@@ -146,7 +146,7 @@ impl Pool {
 }
 
 fn worker(opts: Options, rx: Receiver<Batch>) -> Part {
-    let mut a = Analyzer::new(opts);
+    let mut a = Analyzer::new_worker(opts);
     while let Ok(batch) = rx.recv() {
         for msg in batch.msgs {
             match msg {

@@ -9,19 +9,18 @@
 
 mod findings;
 pub mod rows;
+pub mod stream;
 
 use crate::base::{Direction, Timestamp};
 use crate::flow::{Endpoint, Flow};
-use crate::protocol::arp::ArpExchange;
-use crate::protocol::dhcp::DhcpExchange;
 use crate::protocol::dns::DnsLookup;
 use crate::protocol::h2::H2Stream;
 use crate::protocol::http::HttpTransaction;
 use crate::protocol::tls::{CT_APPLICATION_DATA, TlsRecord, TlsSummary};
-use std::collections::BTreeMap;
 
 pub use findings::Finding;
 pub use rows::{AnomalyRow, ConnectionRow, HttpDetail, NavigationRow, RequestRow};
+pub use stream::{Collect, Correlator, RowSink};
 
 /// What one finished TCP connection carried.
 #[derive(Debug, Clone)]
@@ -320,423 +319,146 @@ fn tls_exchanges(c: &ConnOutcome) -> Vec<Exchange> {
     out
 }
 
-/// (client, answered address) → (response time, query time, index into the lookups).
-type DnsByAddr =
-    rustc_hash::FxHashMap<(std::net::IpAddr, std::net::IpAddr), Vec<(Timestamp, Timestamp, usize)>>;
-
-/// Answered lookups by (client, address in the answer), sorted by response time, so each
-/// connection finds its lookup in O(log n).
-struct DnsIndex {
-    by_addr: DnsByAddr,
-}
-
-impl DnsIndex {
-    fn new(dns: &[DnsLookup]) -> Self {
-        let mut by_addr: rustc_hash::FxHashMap<_, Vec<_>> = rustc_hash::FxHashMap::default();
-        for (i, l) in dns.iter().enumerate() {
-            let Some(resp) = l.response_time else {
-                continue;
-            };
-            if l.unsolicited {
-                continue;
-            }
-            for a in &l.addresses {
-                by_addr
-                    .entry((l.client_ip, *a))
-                    .or_default()
-                    .push((resp, l.query_time, i));
-            }
-        }
-        for v in by_addr.values_mut() {
-            v.sort();
-        }
-        DnsIndex { by_addr }
-    }
-
-    /// The DNS lookup that gave a connection its server address: the most recent answered
-    /// lookup from the same client whose addresses include the server, answered before the
-    /// SYN.
-    fn lookup<'d>(
-        &self,
-        dns: &'d [DnsLookup],
-        client: &Endpoint,
-        server: &Endpoint,
-        syn: Timestamp,
-    ) -> Option<(usize, &'d DnsLookup)> {
-        let v = self.by_addr.get(&(client.ip, server.ip))?;
-        let n = v.partition_point(|(resp, _, _)| *resp <= syn);
-        let (_, _, i) = v.get(n.checked_sub(1)?)?;
-        Some((*i, dns.get(*i)?))
-    }
-}
-
-/// Packets held back by ARP leave right after the reply; a reply this close before the first
-/// packet held it.
-const ARP_HOLD_MS: f64 = 5.0;
-
-/// The start of an ARP exchange by `client` whose reply came just before `first`.
-fn arp_before(arp: &[ArpExchange], client: &Endpoint, first: Timestamp) -> Option<Timestamp> {
-    arp.iter()
-        .filter(|a| !a.gratuitous && std::net::IpAddr::V4(a.sender_ip) == client.ip)
-        .filter_map(|a| Some((a.request_time?, a.reply_time?)))
-        .filter(|(_, rep)| *rep <= first && first.ms_since(*rep) <= ARP_HOLD_MS)
-        .map(|(req, _)| req)
-        .max()
-}
-
-/// Runs the correlation over everything the pipeline found.
-pub fn correlate(
-    outcomes: &[ConnOutcome],
-    dns: &[DnsLookup],
-    arp: &[ArpExchange],
-    dhcp: &[DhcpExchange],
-    connections: &mut [ConnectionRow],
-    idle_gap_ms: f64,
-) -> (Vec<RequestRow>, Vec<NavigationRow>, Vec<Option<u64>>) {
-    let mut requests: Vec<RequestRow> = Vec::new();
-    // (dns row index, connection id) of each lookup that led to a connection.
-    let mut dns_used: Vec<(usize, u64)> = Vec::new();
-    let dns_index = DnsIndex::new(dns);
-    for c in outcomes {
-        let encrypted = c.tls.is_some();
-        let (exchanges, from_http) = exchanges_of(c);
-        let found = c
-            .syn_ts
-            .and_then(|syn| dns_index.lookup(dns, &c.client, &c.server, syn));
-        let lookup = found.map(|(_, l)| l);
-        let sni = c.tls.as_ref().and_then(|t| t.sni.clone());
-        let dns_name = lookup.map(|l| l.qname.clone());
-        if let Some((idx, _)) = found {
-            dns_used.push((idx, c.connection_id));
-        }
-        // Response windows of the connection, to tell a server's think time from a response
-        // queued behind another one on the same connection (HTTP/1.1 keep-alive or
-        // pipelining, HTTP/2 scheduling).
-        let windows: Vec<(Timestamp, Timestamp)> = exchanges
-            .iter()
-            .filter_map(|x| Some((x.resp_first?, x.resp_last?)))
-            .collect();
-        for (i, x) in exchanges.into_iter().enumerate() {
-            let first = i == 0 && c.syn_ts.is_some();
-            let mut r = RequestRow {
-                connection_id: c.connection_id,
-                client_ip: c.client.ip,
-                client_port: c.client.port,
-                server_ip: c.server.ip,
-                server_port: c.server.port,
-                host: x
-                    .host
-                    .clone()
-                    .or_else(|| sni.clone())
-                    .or_else(|| dns_name.clone()),
-                scheme: if encrypted { "https" } else { "http" },
-                http_version: x
-                    .http_version
-                    .clone()
-                    .or_else(|| c.tls.as_ref().and_then(|t| t.alpn.clone())),
-                method: x.method.clone(),
-                url: None,
-                uri: x.url.clone(),
-                status: x.status,
-                encrypted,
-                timing_source: if from_http { "http" } else { "tls-records" },
-                dns_cached: Some(true),
-                connection_reused: !first,
-                tls_resumed: None,
-                request_bytes: x.request_bytes,
-                response_bytes: x.response_bytes,
-                rtt_ms: c.rtt_ms,
-                sec_fetch_mode: x.sec_fetch_mode.clone(),
-                sec_fetch_dest: x.sec_fetch_dest.clone(),
-                referer: x.referer.clone(),
-                location: x.location.clone(),
-                http: x.detail.clone(),
-                ..Default::default()
-            };
-            if let Some(u) = &x.url {
-                // Without a Host header (HTTP/1.0), the server's address stands in.
-                let authority = r.host.clone().unwrap_or_else(|| match c.server.ip {
-                    std::net::IpAddr::V6(ip) => format!("[{ip}]:{}", c.server.port),
-                    ip => format!("{ip}:{}", c.server.port),
-                });
-                r.url = Some(if u.starts_with('/') {
-                    format!("{}://{}{}", r.scheme, authority, u)
-                } else {
-                    u.clone()
-                });
-            }
-            // Phases, contiguous: each starts where the one before ended.
-            let mut cursor: Option<Timestamp> = None;
-            if first {
-                let syn = c.syn_ts.unwrap_or(x.req_first);
-                if let Some(l) = lookup {
-                    r.dns_ms = Some(syn.ms_since(l.query_time));
-                    r.dns_cached = Some(false);
-                    r.dns_retransmits = l.retransmits;
-                    r.dns_latency_ms = l.latency_ms;
-                    r.start_time = l.query_time;
-                } else {
-                    r.start_time = syn;
-                }
-                // blocked: the client's ARP for its next hop that held back the first packet.
-                if let Some(a) = arp_before(arp, &c.client, r.start_time) {
-                    r.blocked_ms = Some(r.start_time.ms_since(a));
-                    r.start_time = a;
-                }
-                if let Some(est) = c.established_ts {
-                    r.connect_ms = Some(est.ms_since(syn));
-                    cursor = Some(est);
-                }
-                if let (Some(t), Some(est)) = (&c.tls, cursor) {
-                    if let Some(done) = t.handshake_done_ts {
-                        r.tls_ms = Some(done.ms_since(est));
-                        cursor = Some(done);
-                    }
-                    r.tls_resumed = t.resumed;
-                }
-                if let Some(cur) = cursor {
-                    r.stalled_ms = Some(x.req_first.ms_since(cur).max(0.0));
-                }
-            } else {
-                r.start_time = x.req_first;
-            }
-            r.send_ms = Some(x.req_last.ms_since(x.req_first));
-            if let Some(rf) = x.resp_first {
-                r.wait_ms = Some(rf.ms_since(x.req_last));
-                if let Some(rl) = x.resp_last {
-                    r.receive_ms = Some(rl.ms_since(rf));
-                }
-            }
-            r.total_ms = Some(r.phases().iter().flatten().sum());
-            r.findings = findings::for_request(
-                &r,
-                c,
-                lookup,
-                findings::Times {
-                    req_last: x.req_last,
-                    resp_first: x.resp_first,
-                    resp_last: x.resp_last,
-                    // Time of this request's wait during which another response on the
-                    // connection was arriving.
-                    busy_ms: x.resp_first.map_or(0.0, |rf| {
-                        windows
-                            .iter()
-                            .filter(|(a, b)| {
-                                Some(*a) != x.resp_first || *b != x.resp_last.unwrap_or(*b)
-                            })
-                            .map(|(a, b)| {
-                                let from = (*a).max(x.req_last);
-                                let to = (*b).min(rf);
-                                to.ms_since(from).max(0.0)
-                            })
-                            .sum()
-                    }),
-                },
-            );
-            requests.push(r);
-        }
-    }
-    requests.sort_by_key(|r| (r.start_time, r.connection_id));
-    for (i, r) in requests.iter_mut().enumerate() {
-        r.request_id = i as u64 + 1;
-    }
-    let mut navigations = navigations(&mut requests, idle_gap_ms);
-    attach_dhcp(&mut navigations, dhcp);
-    // Join columns on connections.
-    let mut per_conn: BTreeMap<u64, (u64, Option<u64>)> = BTreeMap::new();
-    for r in &requests {
-        let e = per_conn
-            .entry(r.connection_id)
-            .or_insert((0, r.navigation_id));
-        e.0 += 1;
-    }
-    for c in connections.iter_mut() {
-        if let Some((n, nav)) = per_conn.get(&c.connection_id) {
-            c.requests = *n;
-            c.navigation_id = *nav;
-        }
-    }
-    let mut dns_navigation = vec![None; dns.len()];
-    for (idx, conn) in dns_used {
-        if let (Some(slot), Some((_, nav))) = (dns_navigation.get_mut(idx), per_conn.get(&conn)) {
-            // The first connection a lookup served decides its navigation.
-            if slot.is_none() {
-                *slot = *nav;
-            }
-        }
-    }
-    // Lookups that led to no connection (HTTPS/AAAA queries beside the A query, prefetches)
-    // belong to the navigation of that client during which they were made.
-    for (i, l) in dns.iter().enumerate() {
-        if dns_navigation.get(i).is_some_and(|n| n.is_some()) {
-            continue;
-        }
-        let upto = navigations.partition_point(|n| n.start_time <= l.query_time);
-        let nav = navigations[..upto]
-            .iter()
-            .rev()
-            .take(64)
-            .find(|n| n.client_ip == l.client_ip && n.end_time >= l.query_time)
-            .map(|n| n.navigation_id);
-        if let Some(slot) = dns_navigation.get_mut(i) {
-            *slot = nav;
-        }
-    }
-    (requests, navigations, dns_navigation)
-}
-
-/// A DHCP exchange this recent before a navigation belongs to it (the machine just joined
-/// the network, then loaded the page).
-const DHCP_WINDOW_MS: f64 = 60_000.0;
-
-/// DHCP lease → the first navigation of that client that follows it.
-fn attach_dhcp(navs: &mut [NavigationRow], dhcp: &[DhcpExchange]) {
-    for d in dhcp {
-        let (Some(ip), Some(ack)) = (d.assigned_ip, d.ack_time) else {
-            continue;
+/// The request rows of one connection, with SPEC.md's phases and the findings.
+///
+/// `lookup` is the DNS lookup that gave the server address (joined by the caller);
+/// `arp_before(client, first)` is the start of an ARP exchange whose reply released the
+/// connection's first packet.
+pub(crate) fn requests_of(
+    c: &ConnOutcome,
+    lookup: Option<&DnsLookup>,
+    arp_before: &dyn Fn(&Endpoint, Timestamp) -> Option<Timestamp>,
+) -> Vec<RequestRow> {
+    let mut requests = Vec::new();
+    let encrypted = c.tls.is_some();
+    let (exchanges, from_http) = exchanges_of(c);
+    let sni = c.tls.as_ref().and_then(|t| t.sni.clone());
+    let dns_name = lookup.map(|l| l.qname.clone());
+    // Response windows of the connection, to tell a server's think time from a response
+    // queued behind another one on the same connection (HTTP/1.1 keep-alive or
+    // pipelining, HTTP/2 scheduling).
+    let windows: Vec<(Timestamp, Timestamp)> = exchanges
+        .iter()
+        .filter_map(|x| Some((x.resp_first?, x.resp_last?)))
+        .collect();
+    for (i, x) in exchanges.into_iter().enumerate() {
+        let first = i == 0 && c.syn_ts.is_some();
+        let mut r = RequestRow {
+            connection_id: c.connection_id,
+            client_ip: c.client.ip,
+            client_port: c.client.port,
+            server_ip: c.server.ip,
+            server_port: c.server.port,
+            host: x
+                .host
+                .clone()
+                .or_else(|| sni.clone())
+                .or_else(|| dns_name.clone()),
+            scheme: if encrypted { "https" } else { "http" },
+            http_version: x
+                .http_version
+                .clone()
+                .or_else(|| c.tls.as_ref().and_then(|t| t.alpn.clone())),
+            method: x.method.clone(),
+            url: None,
+            uri: x.url.clone(),
+            status: x.status,
+            encrypted,
+            timing_source: if from_http { "http" } else { "tls-records" },
+            dns_cached: Some(true),
+            connection_reused: !first,
+            tls_resumed: None,
+            request_bytes: x.request_bytes,
+            response_bytes: x.response_bytes,
+            rtt_ms: c.rtt_ms,
+            sec_fetch_mode: x.sec_fetch_mode.clone(),
+            sec_fetch_dest: x.sec_fetch_dest.clone(),
+            referer: x.referer.clone(),
+            location: x.location.clone(),
+            http: x.detail.clone(),
+            ..Default::default()
         };
-        let Some(n) = navs.iter_mut().find(|n| {
-            n.client_ip == std::net::IpAddr::V4(ip)
-                && n.start_time >= ack
-                && n.start_time.ms_since(ack) <= DHCP_WINDOW_MS
-        }) else {
-            continue;
-        };
-        if n.dhcp_id.is_some() {
-            continue;
-        }
-        n.dhcp_id = Some(d.dhcp_id);
-        n.dhcp_ms = Some(d.total_ms);
-        n.findings.push(Finding::new(
-            "dhcp-before-request",
-            format!(
-                "DHCP lease of {ip} took {:.1} ms, {:.1} ms before the first request",
-                d.total_ms,
-                n.start_time.ms_since(ack)
-            ),
-        ));
-    }
-}
-
-/// Groups requests (sorted by start) into page loads per client: a request that starts after
-/// the client's network was quiet for `idle_gap_ms`, or a top-level navigation seen in HTTP
-/// (`Sec-Fetch-Mode: navigate` not following a redirect), starts a new navigation.
-fn navigations(requests: &mut [RequestRow], idle_gap_ms: f64) -> Vec<NavigationRow> {
-    let mut navs: Vec<NavigationRow> = Vec::new();
-    // Per client: (index into navs, end of activity so far, redirect target pending).
-    let mut open: BTreeMap<String, (usize, Timestamp, bool)> = BTreeMap::new();
-    for r in requests.iter_mut() {
-        let key = r.client_ip.to_string();
-        let end = r.start_time.add_ms(r.total_ms.unwrap_or(0.0));
-        let navigate = r.sec_fetch_mode.as_deref() == Some("navigate");
-        let start_new = match open.get(&key) {
-            None => true,
-            Some((_, last_end, redirected)) => {
-                r.start_time.ms_since(*last_end) > idle_gap_ms || (navigate && !redirected)
-            }
-        };
-        if start_new {
-            navs.push(NavigationRow {
-                navigation_id: navs.len() as u64 + 1,
-                client_ip: r.client_ip,
-                start_time: r.start_time,
-                end_time: end,
-                document_request_id: r.request_id,
-                page_host: r.host.clone(),
-                page_url: r.url.clone(),
-                ..Default::default()
+        if let Some(u) = &x.url {
+            // Without a Host header (HTTP/1.0), the server's address stands in.
+            let authority = r.host.clone().unwrap_or_else(|| match c.server.ip {
+                std::net::IpAddr::V6(ip) => format!("[{ip}]:{}", c.server.port),
+                ip => format!("{ip}:{}", c.server.port),
             });
-            open.insert(key.clone(), (navs.len() - 1, end, false));
+            r.url = Some(if u.starts_with('/') {
+                format!("{}://{}{}", r.scheme, authority, u)
+            } else {
+                u.clone()
+            });
         }
-        let Some(entry) = open.get_mut(&key) else {
-            continue;
-        };
-        let idx = entry.0;
-        if end > entry.1 {
-            entry.1 = end;
-        }
-        entry.2 = r.status.is_some_and(|s| (300..400).contains(&s)) && r.location.is_some();
-        r.navigation_id = Some(navs[idx].navigation_id);
-        let n = &mut navs[idx];
-        if end > n.end_time {
-            n.end_time = end;
-        }
-        n.requests += 1;
-        n.bytes_in += r.response_bytes;
-        n.bytes_out += r.request_bytes;
-        if !r.connection_reused {
-            n.connections_new += 1;
-            if r.dns_cached == Some(true) {
-                n.dns_cached_hosts += 1;
+        // Phases, contiguous: each starts where the one before ended.
+        let mut cursor: Option<Timestamp> = None;
+        if first {
+            let syn = c.syn_ts.unwrap_or(x.req_first);
+            if let Some(l) = lookup {
+                r.dns_ms = Some(syn.ms_since(l.query_time));
+                r.dns_cached = Some(false);
+                r.dns_retransmits = l.retransmits;
+                r.dns_latency_ms = l.latency_ms;
+                r.start_time = l.query_time;
+            } else {
+                r.start_time = syn;
             }
-            if r.tls_resumed == Some(true) {
-                n.tls_resumed += 1;
-            } else if r.encrypted && r.tls_ms.is_some() {
-                n.tls_full += 1;
+            // blocked: the client's ARP for its next hop that held back the first packet.
+            if let Some(a) = arp_before(&c.client, r.start_time) {
+                r.blocked_ms = Some(r.start_time.ms_since(a));
+                r.start_time = a;
             }
-            if r.dns_cached == Some(false) {
-                n.dns_lookups += 1;
+            if let Some(est) = c.established_ts {
+                r.connect_ms = Some(est.ms_since(syn));
+                cursor = Some(est);
+            }
+            if let (Some(t), Some(est)) = (&c.tls, cursor) {
+                if let Some(done) = t.handshake_done_ts {
+                    r.tls_ms = Some(done.ms_since(est));
+                    cursor = Some(done);
+                }
+                r.tls_resumed = t.resumed;
+            }
+            if let Some(cur) = cursor {
+                r.stalled_ms = Some(x.req_first.ms_since(cur).max(0.0));
             }
         } else {
-            n.connections_reused += 1;
+            r.start_time = x.req_first;
         }
-        if let Some(h) = &r.host
-            && !n.host_list.contains(h)
-        {
-            n.host_list.push(h.clone());
-        }
-        for f in &r.findings {
-            if !n.findings.contains(f) {
-                n.findings.push(f.clone());
+        r.send_ms = Some(x.req_last.ms_since(x.req_first));
+        if let Some(rf) = x.resp_first {
+            r.wait_ms = Some(rf.ms_since(x.req_last));
+            if let Some(rl) = x.resp_last {
+                r.receive_ms = Some(rl.ms_since(rf));
             }
         }
+        r.total_ms = Some(r.phases().iter().flatten().sum());
+        r.findings = findings::for_request(
+            &r,
+            c,
+            lookup,
+            findings::Times {
+                req_last: x.req_last,
+                resp_first: x.resp_first,
+                resp_last: x.resp_last,
+                // Time of this request's wait during which another response on the
+                // connection was arriving.
+                busy_ms: x.resp_first.map_or(0.0, |rf| {
+                    windows
+                        .iter()
+                        .filter(|(a, b)| {
+                            Some(*a) != x.resp_first || *b != x.resp_last.unwrap_or(*b)
+                        })
+                        .map(|(a, b)| {
+                            let from = (*a).max(x.req_last);
+                            let to = (*b).min(rf);
+                            to.ms_since(from).max(0.0)
+                        })
+                        .sum()
+                }),
+            },
+        );
+        requests.push(r);
     }
-    // Per-navigation summaries from the document request.
-    for n in navs.iter_mut() {
-        n.duration_ms = n.end_time.ms_since(n.start_time);
-        n.hosts = n.host_list.len() as u64;
-        // Request ids are positions + 1 (assigned just before grouping).
-        let doc = (n.document_request_id as usize)
-            .checked_sub(1)
-            .and_then(|i| requests.get(i))
-            .filter(|r| r.request_id == n.document_request_id);
-        if let Some(doc) = doc {
-            n.document_blocked_ms = doc.blocked_ms;
-            if let Some(b) = doc.blocked_ms {
-                n.findings.push(Finding::new(
-                    "arp-before-request",
-                    format!("the first packet waited {b:.1} ms for ARP to resolve the next hop"),
-                ));
-            }
-            n.document_dns_ms = doc.dns_ms;
-            n.document_connect_ms = doc.connect_ms;
-            n.document_tls_ms = doc.tls_ms;
-            n.document_wait_ms = doc.wait_ms;
-            n.document_receive_ms = doc.receive_ms;
-            let cold_dns = doc.dns_cached == Some(false);
-            let new_conn = !doc.connection_reused;
-            let full_tls =
-                !doc.encrypted || (doc.tls_ms.is_some() && doc.tls_resumed != Some(true));
-            let warm_tls = !doc.encrypted || doc.connection_reused || doc.tls_resumed == Some(true);
-            n.temperature = if cold_dns && new_conn && full_tls {
-                "cold"
-            } else if !cold_dns && !new_conn && warm_tls {
-                "warm"
-            } else {
-                "partial"
-            };
-            n.slowest_phase = [
-                ("dns", doc.dns_ms),
-                ("connect", doc.connect_ms),
-                ("tls", doc.tls_ms),
-                ("wait", doc.wait_ms),
-                ("receive", doc.receive_ms),
-            ]
-            .iter()
-            .filter_map(|(k, v)| v.map(|v| (*k, v)))
-            .max_by(|a, b| a.1.total_cmp(&b.1))
-            .map(|(k, _)| k);
-        }
-    }
-    navs
+    requests
 }

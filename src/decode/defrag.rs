@@ -1,7 +1,6 @@
 //! IP fragment reassembly (IPv4 and IPv6) with caps on pending datagrams and their size.
 
-use crate::base::{Timestamp, Weird};
-use rustc_hash::FxHashMap;
+use crate::base::{SeededMap, Timestamp, Weird};
 use std::net::IpAddr;
 
 /// Datagrams being reassembled at once; beyond this the oldest is dropped (anomaly).
@@ -29,7 +28,7 @@ struct Pending {
 
 #[derive(Default)]
 pub struct Defragmenter {
-    pending: FxHashMap<DefragKey, Pending>,
+    pending: SeededMap<DefragKey, Pending>,
     weirds: Vec<Weird>,
 }
 

@@ -9,8 +9,7 @@
 
 pub mod tcp;
 
-use crate::base::{Direction, Timestamp, Weird};
-use rustc_hash::FxHashMap;
+use crate::base::{Direction, SeededMap, Timestamp, Weird};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::net::IpAddr;
@@ -111,7 +110,7 @@ pub enum EndReason {
 
 /// The flow table.
 pub struct FlowTable<A> {
-    flows: FxHashMap<FlowKey, Flow<A>>,
+    flows: SeededMap<FlowKey, Flow<A>>,
     /// (deadline, id, key), earliest first: lazily re-checked idle deadlines. A flow may
     /// have several entries (a closed flow gets a shorter one); stale ones are skipped.
     timers: BinaryHeap<Reverse<(i64, u64, FlowKey)>>,
@@ -123,7 +122,7 @@ pub struct FlowTable<A> {
 impl<A> Default for FlowTable<A> {
     fn default() -> Self {
         FlowTable {
-            flows: FxHashMap::default(),
+            flows: SeededMap::default(),
             timers: BinaryHeap::new(),
             // Ids start at 1, like every other table's.
             next_id: 1,
@@ -156,6 +155,19 @@ impl<A> FlowTable<A> {
 
     pub fn weirds(&mut self) -> Vec<Weird> {
         std::mem::take(&mut self.weirds)
+    }
+
+    /// The earliest first-packet time and the smallest id among live flows (one scan; the
+    /// correlator calls it once per second of capture time to know what can still change).
+    pub fn oldest(&self) -> Option<(Timestamp, u64)> {
+        let mut it = self.flows.values();
+        let f = it.next()?;
+        let mut out = (f.first_ts, f.id);
+        for f in it {
+            out.0 = out.0.min(f.first_ts);
+            out.1 = out.1.min(f.id);
+        }
+        Some(out)
     }
 
     /// Finds or creates the flow of a packet from `src` to `dst`.

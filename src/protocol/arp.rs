@@ -18,8 +18,7 @@
 //! Limitations: pairing uses IP addresses only (a reply's target MAC is not checked against
 //! the requester's MAC); RARP/InARP opcodes are reported as weirds and otherwise ignored.
 
-use crate::base::{Timestamp, Weird, WeirdLog};
-use rustc_hash::FxHashMap;
+use crate::base::{SeededMap, Timestamp, Weird, WeirdLog};
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 
@@ -188,7 +187,7 @@ impl ArpExchange {
 #[derive(Default)]
 pub struct ArpTracker {
     /// (requester IP, target IP) → request awaiting its reply.
-    pending: FxHashMap<(Ipv4Addr, Ipv4Addr), ArpExchange>,
+    pending: SeededMap<(Ipv4Addr, Ipv4Addr), ArpExchange>,
     /// `arp_id`s in `pending`: the first is the output watermark.
     pending_ids: BTreeSet<u64>,
     done: Vec<ArpExchange>,
@@ -389,6 +388,16 @@ impl ArpTracker {
             self.next_due = next_due;
         }
         self.drain_done(out);
+    }
+
+    /// The earliest request time among exchanges not yet handed out (in progress, or done and
+    /// held back for `arp_id` order).
+    pub fn oldest_pending(&self) -> Option<Timestamp> {
+        self.pending
+            .values()
+            .chain(self.done.iter())
+            .filter_map(|e| e.request_time)
+            .min()
     }
 
     /// End of capture: hands out every row (pending requests as unanswered), by `arp_id`.

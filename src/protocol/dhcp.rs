@@ -17,8 +17,7 @@
 //! keep their first value), relay-agent details (giaddr is kept, option 82 is not decoded),
 //! message types 9..=18 (FORCERENEW, LEASEQUERY, ...) which are parsed but not tracked.
 
-use crate::base::{Timestamp, Weird, WeirdLog};
-use rustc_hash::FxHashMap;
+use crate::base::{SeededMap, Timestamp, Weird, WeirdLog};
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
@@ -523,8 +522,8 @@ struct Pending {
 pub struct DhcpTracker {
     /// By `dhcp_id`: the first key is the output watermark.
     pending: BTreeMap<u64, Pending>,
-    by_xid: FxHashMap<(Vec<u8>, u32), u64>,
-    latest: FxHashMap<Vec<u8>, u64>,
+    by_xid: SeededMap<(Vec<u8>, u32), u64>,
+    latest: SeededMap<Vec<u8>, u64>,
     done: Vec<DhcpExchange>,
     next_id: u64,
     /// Earliest capture time at which some pending exchange may be idle.

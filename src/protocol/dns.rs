@@ -1081,6 +1081,11 @@ impl DnsTracker {
         self.emit(ids, out);
     }
 
+    /// The earliest first query among lookups not yet emitted (the correlator waits for it).
+    pub fn oldest_pending(&self) -> Option<Timestamp> {
+        self.entries.values().map(|e| e.lookup.query_time).min()
+    }
+
     /// End of capture: appends every remaining lookup (same order as `expire`).
     pub fn finish(&mut self, out: &mut Vec<DnsLookup>) {
         let ids = std::mem::take(&mut self.deadlines)

@@ -1,0 +1,657 @@
+//! Streaming correlation: rows leave as soon as nothing later in the capture can change them,
+//! so memory follows what is live (open flows, the last seconds of requests and lookups),
+//! not the size of the capture.
+//!
+//! The pipeline hands the [`Correlator`] finished connections, DNS lookups, ARP and DHCP
+//! exchanges, and once per second of capture time a [`Watermark`]: the time before which no
+//! new connection can start and every tracker has emitted its rows. From it:
+//!
+//! 1. a finished connection whose first packet is before the watermark becomes request rows
+//!    (its DNS lookup and ARP wait are joined then: both are over by its first packet);
+//! 2. requests that start more than [`LOOKBACK_MS`] before the watermark get their ids, in
+//!    start order, and are grouped into navigations (no connection released later can have a
+//!    request that starts earlier: its DNS and ARP lookbacks are capped);
+//! 3. a navigation whose client has been quiet for the idle gap is closed, summarised and
+//!    written, in id order;
+//! 4. a DNS lookup is written once the navigation it served (or that was under way when it
+//!    was asked) is known; a connection once its requests have ids, in id order.
+//!
+//! At the end everything is released. The rows and ids are the same whichever way the input
+//! arrives (all at once from worker threads, or a second at a time): tested.
+
+use super::findings::Finding;
+use super::rows::{ConnectionRow, NavigationRow, RequestRow};
+use super::{ConnOutcome, requests_of};
+use crate::base::Timestamp;
+use crate::flow::Endpoint;
+use crate::protocol::arp::ArpExchange;
+use crate::protocol::dhcp::DhcpExchange;
+use crate::protocol::dns::{DnsLookup, UNANSWERED_TIMEOUT_MS};
+use rustc_hash::FxHashMap;
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+
+/// A lookup is a connection's DNS phase only when its answer arrived at most this long before
+/// the SYN; a connection opened later used an answer the client had cached. (Clients connect
+/// within a millisecond of the answer; prefetched or long-cached answers are not on the
+/// connection's critical path.)
+pub const DNS_JOIN_WINDOW_MS: f64 = 2_000.0;
+/// Longest time from a joined lookup's first query to the connection's first packet.
+const DNS_LOOKBACK_MS: f64 = DNS_JOIN_WINDOW_MS + UNANSWERED_TIMEOUT_MS;
+/// Longest time from the ARP request that held a first packet back to that packet.
+const ARP_LOOKBACK_MS: f64 = 10_000.0;
+/// A request starts at most this long before its connection's first packet.
+pub const LOOKBACK_MS: f64 = DNS_LOOKBACK_MS + ARP_LOOKBACK_MS;
+/// Packets held back by ARP leave right after the reply; a reply this close before the first
+/// packet held it.
+const ARP_HOLD_MS: f64 = 5.0;
+/// A DHCP exchange this recent before a navigation belongs to it (the machine just joined
+/// the network, then loaded the page).
+const DHCP_WINDOW_MS: f64 = 60_000.0;
+/// A navigation is written this long (capture time) after it starts at the earliest, so the
+/// DHCP exchange before it has been emitted by its tracker (which waits for the exchange to
+/// go idle).
+const DHCP_HOLD_MS: f64 = 75_000.0;
+
+/// Where released rows go: a collector, or table writers streaming to files.
+pub trait RowSink: Send {
+    fn connection(&mut self, row: ConnectionRow);
+    fn request(&mut self, row: RequestRow);
+    fn navigation(&mut self, row: NavigationRow);
+    /// A lookup and the navigation it served.
+    fn dns(&mut self, row: DnsLookup, navigation_id: Option<u64>);
+}
+
+/// Keeps every row (tests, and the reports that need all of them at once).
+#[derive(Debug, Default)]
+pub struct Collect {
+    pub connections: Vec<ConnectionRow>,
+    pub requests: Vec<RequestRow>,
+    pub navigations: Vec<NavigationRow>,
+    pub dns: Vec<DnsLookup>,
+    pub dns_navigation: Vec<Option<u64>>,
+}
+
+impl RowSink for Collect {
+    fn connection(&mut self, row: ConnectionRow) {
+        self.connections.push(row);
+    }
+    fn request(&mut self, row: RequestRow) {
+        self.requests.push(row);
+    }
+    fn navigation(&mut self, row: NavigationRow) {
+        self.navigations.push(row);
+    }
+    fn dns(&mut self, row: DnsLookup, navigation_id: Option<u64>) {
+        self.dns.push(row);
+        self.dns_navigation.push(navigation_id);
+    }
+}
+
+/// What the pipeline knows at a point of capture time.
+#[derive(Clone, Copy, Debug)]
+pub struct Watermark {
+    /// Capture time now.
+    pub now: Timestamp,
+    /// No connection not yet handed over can have its first packet before this (the earliest
+    /// live flow's first packet, or now less the trackers' emission delay).
+    pub first_packet: Timestamp,
+    /// Every live flow's id is at least this.
+    pub live_id: u64,
+    /// The earliest first query of a lookup the DNS tracker still holds.
+    pub dns_pending: Option<Timestamp>,
+}
+
+/// Sort key of the `dns` table: first query time, query frame, response frame, name, type,
+/// then arrival.
+type DnsKey = (Timestamp, u64, Option<u64>, String, u16, u64);
+
+/// A connection handed over, waiting for its requests.
+struct PendingConn {
+    row: ConnectionRow,
+    /// Its outcome has not been turned into requests yet.
+    outcome_pending: bool,
+    /// Requests made but not yet given ids.
+    open_requests: u64,
+}
+
+/// A request waiting for its id; `Some(seq)` when it is the request that used a lookup.
+type PendingRequest = (RequestRow, Option<u64>);
+
+/// A navigation being built.
+struct NavState {
+    row: NavigationRow,
+    /// No request can join it any more.
+    closed: bool,
+}
+
+/// The open navigation of a client.
+struct OpenNav {
+    id: u64,
+    last_end: Timestamp,
+    redirected: bool,
+}
+
+/// See the module documentation.
+pub struct Correlator {
+    idle_gap_ms: f64,
+    /// Finished connections' outcomes by (first packet, id).
+    outcomes: BTreeMap<(Timestamp, u64), ConnOutcome>,
+    conns: BTreeMap<u64, PendingConn>,
+    /// Answered lookups by (client, address in the answer), still joinable.
+    dns_index: FxHashMap<(IpAddr, IpAddr), Vec<(Timestamp, u64)>>,
+    /// Joinable lookups by arrival number.
+    dns_joinable: FxHashMap<u64, DnsLookup>,
+    dns_pending: BTreeMap<DnsKey, Option<u64>>,
+    dns_key_of: FxHashMap<u64, DnsKey>,
+    dns_rows: FxHashMap<u64, DnsLookup>,
+    dns_seq: u64,
+    /// Answered, non-gratuitous ARP exchanges by sender: (request, reply).
+    arp: FxHashMap<Ipv4Addr, Vec<(Timestamp, Timestamp)>>,
+    /// DHCP exchanges (capped by their tracker) and whether a navigation claimed each.
+    dhcp: Vec<(DhcpExchange, bool)>,
+    requests: BTreeMap<(Timestamp, u64, u32), PendingRequest>,
+    next_request_id: u64,
+    open: FxHashMap<IpAddr, OpenNav>,
+    navs: BTreeMap<u64, NavState>,
+    next_nav_id: u64,
+    /// Recent navigations (id → client, start, end), for lookups that served no connection.
+    recent: BTreeMap<u64, (IpAddr, Timestamp, Timestamp)>,
+    /// Document request per navigation id, until the navigation is closed.
+    docs: FxHashMap<u64, RequestRow>,
+    /// Released requests start no earlier than this.
+    released_upto: Option<Timestamp>,
+}
+
+impl Correlator {
+    pub fn new(idle_gap_ms: f64) -> Self {
+        Correlator {
+            idle_gap_ms,
+            outcomes: BTreeMap::new(),
+            conns: BTreeMap::new(),
+            dns_index: FxHashMap::default(),
+            dns_joinable: FxHashMap::default(),
+            dns_pending: BTreeMap::new(),
+            dns_key_of: FxHashMap::default(),
+            dns_rows: FxHashMap::default(),
+            dns_seq: 0,
+            arp: FxHashMap::default(),
+            dhcp: Vec::new(),
+            requests: BTreeMap::new(),
+            next_request_id: 1,
+            open: FxHashMap::default(),
+            navs: BTreeMap::new(),
+            next_nav_id: 1,
+            recent: BTreeMap::new(),
+            docs: FxHashMap::default(),
+            released_upto: None,
+        }
+    }
+
+    /// Rows held, for tests of the memory bound.
+    pub fn held(&self) -> usize {
+        self.outcomes.len()
+            + self.conns.len()
+            + self.dns_rows.len()
+            + self.dns_joinable.len()
+            + self.requests.len()
+            + self.navs.len()
+            + self.recent.len()
+    }
+
+    /// A finished flow: its `connections` row and, for TCP with exchanges, its outcome.
+    pub fn connection(&mut self, row: ConnectionRow, outcome: Option<ConnOutcome>) {
+        let id = row.connection_id;
+        let outcome_pending = outcome.is_some();
+        if let Some(o) = outcome {
+            self.outcomes.insert((o.first_ts, id), o);
+        }
+        self.conns.insert(
+            id,
+            PendingConn {
+                row,
+                outcome_pending,
+                open_requests: 0,
+            },
+        );
+    }
+
+    /// A finished DNS lookup.
+    pub fn dns(&mut self, l: DnsLookup) {
+        let seq = self.dns_seq;
+        self.dns_seq += 1;
+        if let Some(resp) = l.response_time
+            && !l.unsolicited
+            && !l.addresses.is_empty()
+        {
+            for a in &l.addresses {
+                self.dns_index
+                    .entry((l.client_ip, *a))
+                    .or_default()
+                    .push((resp, seq));
+            }
+            self.dns_joinable.insert(seq, l.clone());
+        }
+        let key = (
+            l.query_time,
+            l.query_frame,
+            l.response_frame,
+            l.qname.clone(),
+            l.qtype,
+            seq,
+        );
+        self.dns_pending.insert(key.clone(), None);
+        self.dns_key_of.insert(seq, key);
+        self.dns_rows.insert(seq, l);
+    }
+
+    pub fn arp(&mut self, a: &ArpExchange) {
+        if a.gratuitous {
+            return;
+        }
+        if let (Some(req), Some(rep)) = (a.request_time, a.reply_time) {
+            self.arp.entry(a.sender_ip).or_default().push((req, rep));
+        }
+    }
+
+    pub fn dhcp(&mut self, d: &DhcpExchange) {
+        self.dhcp.push((d.clone(), false));
+    }
+
+    /// Releases what the watermark makes final.
+    pub fn advance(&mut self, w: Watermark, sink: &mut dyn RowSink) {
+        self.release(Some(w), sink);
+    }
+
+    /// End of input: releases everything.
+    pub fn finish(&mut self, sink: &mut dyn RowSink) {
+        self.release(None, sink);
+    }
+
+    fn release(&mut self, w: Option<Watermark>, sink: &mut dyn RowSink) {
+        let first_packet = w.map(|w| w.first_packet);
+        // 1. Connections whose first packet is before the watermark become requests.
+        while let Some(entry) = self.outcomes.first_entry() {
+            if first_packet.is_some_and(|t| entry.key().0 > t) {
+                break;
+            }
+            let o = entry.remove();
+            self.make_requests(o);
+        }
+        // 2. Requests no later connection can precede get ids, in start order.
+        let req_upto = first_packet.map(|t| t.add_ms(-LOOKBACK_MS));
+        while let Some(entry) = self.requests.first_entry() {
+            if req_upto.is_some_and(|t| entry.key().0 > t) {
+                break;
+            }
+            let (r, dns_seq) = entry.remove();
+            self.assign(r, dns_seq, sink);
+        }
+        if let Some(t) = req_upto {
+            self.released_upto = Some(self.released_upto.map_or(t, |u| u.max(t)));
+        }
+        // 3. Navigations whose client went quiet for the idle gap.
+        let gap = self.idle_gap_ms;
+        let quiet: Vec<IpAddr> = self
+            .open
+            .iter()
+            .filter(|(_, o)| req_upto.is_none_or(|t| t.ms_since(o.last_end) > gap))
+            .map(|(ip, _)| *ip)
+            .collect();
+        for ip in quiet {
+            if let Some(o) = self.open.remove(&ip) {
+                self.close_nav(o.id);
+            }
+        }
+        let now = w.map(|w| w.now);
+        while let Some(entry) = self.navs.first_entry() {
+            let n = entry.get();
+            if !n.closed || now.is_some_and(|t| t.ms_since(n.row.start_time) < DHCP_HOLD_MS) {
+                break;
+            }
+            let mut row = entry.remove().row;
+            self.attach_dhcp(&mut row);
+            sink.navigation(row);
+        }
+        // 4. Lookups whose navigation is known.
+        let dns_upto = req_upto.map(|t| t.add_ms(-gap));
+        while let Some(entry) = self.dns_pending.first_entry() {
+            let q = entry.key().0;
+            if let Some(w) = w
+                && (dns_upto.is_some_and(|t| q >= t) || w.dns_pending.is_some_and(|p| q >= p))
+            {
+                break;
+            }
+            let (key, served) = entry.remove_entry();
+            let seq = key.5;
+            self.dns_key_of.remove(&seq);
+            let Some(l) = self.dns_rows.remove(&seq) else {
+                continue;
+            };
+            let nav = served.or_else(|| self.nav_at(l.client_ip, l.query_time));
+            sink.dns(l, nav);
+        }
+        // Lookups too old to be joined, ARP too old to have held a first packet, and
+        // navigations no pending lookup can fall into.
+        if let Some(t) = first_packet {
+            let join_from = t.add_ms(-DNS_JOIN_WINDOW_MS);
+            let joinable = &mut self.dns_joinable;
+            self.dns_index.retain(|_, v| {
+                v.retain(|(resp, seq)| {
+                    let keep = *resp >= join_from;
+                    if !keep {
+                        joinable.remove(seq);
+                    }
+                    keep
+                });
+                !v.is_empty()
+            });
+            let arp_from = t.add_ms(-LOOKBACK_MS);
+            self.arp.retain(|_, v| {
+                v.retain(|(_, rep)| *rep >= arp_from);
+                !v.is_empty()
+            });
+            let oldest_dns = self.dns_pending.first_key_value().map(|(k, _)| k.0);
+            let keep_from = oldest_dns
+                .map_or(t, |q| q.min(t))
+                .add_ms(-LOOKBACK_MS - gap);
+            while let Some(e) = self.recent.first_entry() {
+                if e.get().2 >= keep_from || self.navs.contains_key(e.key()) {
+                    break;
+                }
+                e.remove();
+            }
+            let dhcp_from = t.add_ms(-DHCP_WINDOW_MS - DHCP_HOLD_MS - LOOKBACK_MS);
+            self.dhcp
+                .retain(|(d, _)| d.ack_time.is_none_or(|a| a >= dhcp_from));
+        }
+        // 5. Connections whose requests all have ids, in id order.
+        let live_id = w.map(|w| w.live_id);
+        while let Some(entry) = self.conns.first_entry() {
+            let c = entry.get();
+            if live_id.is_some_and(|l| *entry.key() >= l)
+                || c.outcome_pending
+                || c.open_requests > 0
+            {
+                break;
+            }
+            sink.connection(entry.remove().row);
+        }
+    }
+
+    /// The lookup that gave a connection its server address: the most recent answered lookup
+    /// from the same client whose addresses include the server, answered before the SYN and
+    /// at most [`DNS_JOIN_WINDOW_MS`] before it.
+    fn join_dns(&self, o: &ConnOutcome) -> Option<u64> {
+        let syn = o.syn_ts?;
+        let v = self.dns_index.get(&(o.client.ip, o.server.ip))?;
+        let (_, seq) = v
+            .iter()
+            .filter(|(resp, _)| *resp <= syn && syn.ms_since(*resp) <= DNS_JOIN_WINDOW_MS)
+            .max()?;
+        let l = self.dns_joinable.get(seq)?;
+        (o.first_ts.ms_since(l.query_time) <= DNS_LOOKBACK_MS).then_some(*seq)
+    }
+
+    fn make_requests(&mut self, o: ConnOutcome) {
+        let seq = self.join_dns(&o);
+        let lookup = seq.and_then(|s| self.dns_joinable.get(&s));
+        let arp = &self.arp;
+        let arp_before = |client: &Endpoint, first: Timestamp| -> Option<Timestamp> {
+            let IpAddr::V4(ip) = client.ip else {
+                return None;
+            };
+            arp.get(&ip)?
+                .iter()
+                .filter(|(req, rep)| {
+                    *rep <= first
+                        && first.ms_since(*rep) <= ARP_HOLD_MS
+                        && first.ms_since(*req) <= ARP_LOOKBACK_MS
+                })
+                .map(|(req, _)| *req)
+                .max()
+        };
+        let rows = requests_of(&o, lookup, &arp_before);
+        let id = o.connection_id;
+        let n = rows.len() as u64;
+        for (i, r) in rows.into_iter().enumerate() {
+            let used = if i == 0 && r.dns_cached == Some(false) {
+                seq
+            } else {
+                None
+            };
+            self.requests
+                .insert((r.start_time, r.connection_id, i as u32), (r, used));
+        }
+        if let Some(c) = self.conns.get_mut(&id) {
+            c.outcome_pending = false;
+            c.open_requests += n;
+        }
+    }
+
+    /// Gives a request its id and navigation (a request that starts after the client's network
+    /// was quiet for the idle gap, or a top-level navigation seen in HTTP that does not follow
+    /// a redirect, starts a new navigation), then writes it.
+    fn assign(&mut self, mut r: RequestRow, dns_seq: Option<u64>, sink: &mut dyn RowSink) {
+        r.request_id = self.next_request_id;
+        self.next_request_id += 1;
+        let end = r.start_time.add_ms(r.total_ms.unwrap_or(0.0));
+        let navigate = r.sec_fetch_mode.as_deref() == Some("navigate");
+        let start_new = match self.open.get(&r.client_ip) {
+            None => true,
+            Some(o) => {
+                r.start_time.ms_since(o.last_end) > self.idle_gap_ms || (navigate && !o.redirected)
+            }
+        };
+        if start_new {
+            if let Some(o) = self.open.remove(&r.client_ip) {
+                self.close_nav(o.id);
+            }
+            let id = self.next_nav_id;
+            self.next_nav_id += 1;
+            self.navs.insert(
+                id,
+                NavState {
+                    row: NavigationRow {
+                        navigation_id: id,
+                        client_ip: r.client_ip,
+                        start_time: r.start_time,
+                        end_time: end,
+                        document_request_id: r.request_id,
+                        page_host: r.host.clone(),
+                        page_url: r.url.clone(),
+                        ..Default::default()
+                    },
+                    closed: false,
+                },
+            );
+            self.recent.insert(id, (r.client_ip, r.start_time, end));
+            self.docs.insert(id, doc_copy(&r));
+            self.open.insert(
+                r.client_ip,
+                OpenNav {
+                    id,
+                    last_end: end,
+                    redirected: false,
+                },
+            );
+        }
+        let Some(o) = self.open.get_mut(&r.client_ip) else {
+            return;
+        };
+        if end > o.last_end {
+            o.last_end = end;
+        }
+        o.redirected = r.status.is_some_and(|s| (300..400).contains(&s)) && r.location.is_some();
+        let nav_id = o.id;
+        r.navigation_id = Some(nav_id);
+        if let Some(n) = self.navs.get_mut(&nav_id) {
+            add_request(&mut n.row, &r, end);
+            if let Some(rec) = self.recent.get_mut(&nav_id) {
+                rec.2 = n.row.end_time;
+            }
+        }
+        // The lookup this request used belongs to its navigation (the first one decides).
+        if let Some(key) = dns_seq.and_then(|s| self.dns_key_of.get(&s))
+            && let Some(slot) = self.dns_pending.get_mut(key)
+            && slot.is_none()
+        {
+            *slot = Some(nav_id);
+        }
+        if let Some(c) = self.conns.get_mut(&r.connection_id) {
+            c.open_requests = c.open_requests.saturating_sub(1);
+            c.row.requests += 1;
+            if c.row.navigation_id.is_none() {
+                c.row.navigation_id = Some(nav_id);
+            }
+        }
+        sink.request(r);
+    }
+
+    /// Per-navigation summaries from the document request.
+    fn close_nav(&mut self, id: u64) {
+        let Some(n) = self.navs.get_mut(&id) else {
+            return;
+        };
+        n.closed = true;
+        let n = &mut n.row;
+        n.duration_ms = n.end_time.ms_since(n.start_time);
+        n.hosts = n.host_list.len() as u64;
+        let Some(doc) = self.docs.remove(&id) else {
+            return;
+        };
+        n.document_blocked_ms = doc.blocked_ms;
+        if let Some(b) = doc.blocked_ms {
+            n.findings.push(Finding::new(
+                "arp-before-request",
+                format!("the first packet waited {b:.1} ms for ARP to resolve the next hop"),
+            ));
+        }
+        n.document_dns_ms = doc.dns_ms;
+        n.document_connect_ms = doc.connect_ms;
+        n.document_tls_ms = doc.tls_ms;
+        n.document_wait_ms = doc.wait_ms;
+        n.document_receive_ms = doc.receive_ms;
+        let cold_dns = doc.dns_cached == Some(false);
+        let new_conn = !doc.connection_reused;
+        let full_tls = !doc.encrypted || (doc.tls_ms.is_some() && doc.tls_resumed != Some(true));
+        let warm_tls = !doc.encrypted || doc.connection_reused || doc.tls_resumed == Some(true);
+        n.temperature = if cold_dns && new_conn && full_tls {
+            "cold"
+        } else if !cold_dns && !new_conn && warm_tls {
+            "warm"
+        } else {
+            "partial"
+        };
+        n.slowest_phase = [
+            ("dns", doc.dns_ms),
+            ("connect", doc.connect_ms),
+            ("tls", doc.tls_ms),
+            ("wait", doc.wait_ms),
+            ("receive", doc.receive_ms),
+        ]
+        .iter()
+        .filter_map(|(k, v)| v.map(|v| (*k, v)))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(k, _)| k);
+    }
+
+    /// DHCP lease → the first navigation of that client that follows it (within
+    /// [`DHCP_WINDOW_MS`]). Navigations are written in id order, so the first one to see an
+    /// unclaimed lease claims it, and every other lease aimed at the same navigation.
+    fn attach_dhcp(&mut self, n: &mut NavigationRow) {
+        for (d, claimed) in self.dhcp.iter_mut() {
+            if *claimed {
+                continue;
+            }
+            let (Some(ip), Some(ack)) = (d.assigned_ip, d.ack_time) else {
+                continue;
+            };
+            if n.client_ip != IpAddr::V4(ip)
+                || n.start_time < ack
+                || n.start_time.ms_since(ack) > DHCP_WINDOW_MS
+            {
+                continue;
+            }
+            *claimed = true;
+            if n.dhcp_id.is_some() {
+                continue;
+            }
+            n.dhcp_id = Some(d.dhcp_id);
+            n.dhcp_ms = Some(d.total_ms);
+            n.findings.push(Finding::new(
+                "dhcp-before-request",
+                format!(
+                    "DHCP lease of {ip} took {:.1} ms, {:.1} ms before the first request",
+                    d.total_ms,
+                    n.start_time.ms_since(ack)
+                ),
+            ));
+        }
+    }
+
+    /// The navigation of `client` under way at `t` (for lookups that led to no connection:
+    /// HTTPS/AAAA queries beside the A query, prefetches).
+    fn nav_at(&self, client: IpAddr, t: Timestamp) -> Option<u64> {
+        self.recent
+            .iter()
+            .rev()
+            .filter(|(_, (_, start, _))| *start <= t)
+            .take(64)
+            .find(|(_, (ip, _, end))| *ip == client && *end >= t)
+            .map(|(id, _)| *id)
+    }
+}
+
+/// The fields of a document request the navigation summary needs.
+fn doc_copy(r: &RequestRow) -> RequestRow {
+    RequestRow {
+        blocked_ms: r.blocked_ms,
+        dns_ms: r.dns_ms,
+        connect_ms: r.connect_ms,
+        tls_ms: r.tls_ms,
+        wait_ms: r.wait_ms,
+        receive_ms: r.receive_ms,
+        dns_cached: r.dns_cached,
+        connection_reused: r.connection_reused,
+        encrypted: r.encrypted,
+        tls_resumed: r.tls_resumed,
+        ..Default::default()
+    }
+}
+
+/// Adds a request to its navigation's totals.
+fn add_request(n: &mut NavigationRow, r: &RequestRow, end: Timestamp) {
+    if end > n.end_time {
+        n.end_time = end;
+    }
+    n.requests += 1;
+    n.bytes_in += r.response_bytes;
+    n.bytes_out += r.request_bytes;
+    if !r.connection_reused {
+        n.connections_new += 1;
+        if r.dns_cached == Some(true) {
+            n.dns_cached_hosts += 1;
+        }
+        if r.tls_resumed == Some(true) {
+            n.tls_resumed += 1;
+        } else if r.encrypted && r.tls_ms.is_some() {
+            n.tls_full += 1;
+        }
+        if r.dns_cached == Some(false) {
+            n.dns_lookups += 1;
+        }
+    } else {
+        n.connections_reused += 1;
+    }
+    if let Some(h) = &r.host
+        && !n.host_list.contains(h)
+    {
+        n.host_list.push(h.clone());
+    }
+    for f in &r.findings {
+        if !n.findings.contains(f) {
+            n.findings.push(f.clone());
+        }
+    }
+}
