@@ -126,6 +126,21 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
         },
         threads,
     );
+    // Table files are written while the capture is read (memory bounded by live state);
+    // the HAR and HTML outputs need every row at the end, so rows are also kept for them.
+    let table_dir = args.out.as_deref().filter(|_| !out_stdout);
+    if let Some(dir) = table_dir {
+        match export::stream::TableFiles::create(dir, format) {
+            Ok(files) => {
+                let keep = args.har.is_some() || args.html.is_some();
+                analyzer.stream_to(Box::new(files), keep);
+            }
+            Err(e) => {
+                eprintln!("lifecycle: writing tables to {}: {e}", dir.display());
+                return ExitCode::from(2);
+            }
+        }
+    }
     if let Some(bytes) = &keylog
         && analyzer.add_keylog(bytes) == 0
         && !args.quiet
@@ -201,8 +216,16 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
             export::write_tables_json(&analysis, w)
         })
         .is_err();
-    } else if let Some(dir) = &args.out {
-        match export::write_tables(&analysis, dir, format) {
+    } else if let Some(dir) = table_dir {
+        let streamed = match analyzer.take_sink() {
+            Some(mut files) => files.close(),
+            None => Ok(Vec::new()),
+        };
+        let all = streamed.and_then(|mut files| {
+            files.extend(export::write_small_tables(&analysis, dir, format)?);
+            Ok(files)
+        });
+        match all {
             Ok(files) => {
                 if !args.quiet {
                     eprintln!("lifecycle: wrote {}", files.join(", "));

@@ -60,6 +60,10 @@ pub trait RowSink: Send {
     fn navigation(&mut self, row: NavigationRow);
     /// A lookup and the navigation it served.
     fn dns(&mut self, row: DnsLookup, navigation_id: Option<u64>);
+    /// No more rows: finish the output; the files written.
+    fn close(&mut self) -> std::io::Result<Vec<String>> {
+        Ok(Vec::new())
+    }
 }
 
 /// Keeps every row (tests, and the reports that need all of them at once).

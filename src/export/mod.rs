@@ -12,6 +12,7 @@ pub mod json;
 #[cfg(feature = "parquet")]
 pub mod parquet;
 pub mod report;
+pub mod stream;
 pub mod table;
 
 use crate::analyze::Analysis;
@@ -97,7 +98,7 @@ pub fn dns_table(rows: &[DnsLookup]) -> Table {
 }
 
 /// `dns` rows whose first row is the `first`-th lookup (0-based), for chunked writing.
-/// `navs[i]` is the navigation of lookup `i` (as in [`Analysis::dns_navigation`]).
+/// `navs[i]` is the navigation of `rows[i]` (as in [`Analysis::dns_navigation`]).
 fn dns_table_from(rows: &[DnsLookup], first: usize, navs: &[Option<u64>]) -> Table {
     let ids: Vec<(usize, &DnsLookup)> = rows
         .iter()
@@ -128,7 +129,7 @@ fn dns_table_from(rows: &[DnsLookup], first: usize, navs: &[Option<u64>]) -> Tab
         .int("min_ttl", |(_, r)| r.min_ttl.map(i64::from))
         .int("retransmits", |(_, r)| Some(r.retransmits as i64))
         .int("navigation_id", |(i, _)| {
-            navs.get(*i).copied().flatten().map(|n| n as i64)
+            navs.get(*i - first).copied().flatten().map(|n| n as i64)
         })
         .int("client_port", |(_, r)| Some(r.client_port as i64))
         .int("server_port", |(_, r)| Some(r.server_port as i64))
@@ -305,45 +306,37 @@ pub fn write_table(t: &Table, format: Format, w: &mut dyn Write) -> io::Result<(
     }
 }
 
-/// Writes every table as `DIR/<table>.<ext>`, each atomically (temporary name, then rename).
+/// Writes every table as `DIR/<table>.<ext>`, each atomically (temporary name, then rename),
+/// through the same chunked writers as a streaming run ([`stream::TableFiles`]).
 pub fn write_tables(a: &Analysis, dir: &Path, format: Format) -> io::Result<Vec<String>> {
-    fs::create_dir_all(dir)?;
-    let mut written = Vec::new();
-    if format == Format::Csv {
-        // CSV is written in chunks of rows, so only one chunk's cells are in memory.
-        let mut csv_table = |name: &str, write: &dyn Fn(&mut dyn Write) -> io::Result<()>| {
-            let path = dir.join(format!("{name}.csv"));
-            write_atomic(&path, |w| write(w))?;
-            written.push(path.display().to_string());
-            Ok::<(), io::Error>(())
-        };
-        csv_table("navigations", &|w| {
-            csv_chunked(&a.navigations, navigations_table, w)
-        })?;
-        csv_table("requests", &|w| csv_chunked(&a.requests, requests_table, w))?;
-        csv_table("connections", &|w| {
-            csv_chunked(&a.connections, connections_table, w)
-        })?;
-        csv_table("dns", &|w| {
-            for (i, chunk) in chunks(&a.dns).enumerate() {
-                let t = dns_table_from(chunk, i * CSV_CHUNK_ROWS, &a.dns_navigation);
-                if i == 0 {
-                    csv::write_csv(&t, w)?;
-                } else {
-                    csv::write_csv_rows(&t, w)?;
-                }
-            }
-            Ok(())
-        })?;
-        csv_table("dhcp", &|w| csv_chunked(&a.dhcp, dhcp_table, w))?;
-        csv_table("arp", &|w| csv_chunked(&a.arp, arp_table, w))?;
-        csv_table("anomalies", &|w| {
-            csv_chunked(&a.anomalies, anomalies_table, w)
-        })?;
-        return Ok(written);
+    use crate::correlate::RowSink;
+    let mut files = stream::TableFiles::create(dir, format)?;
+    for r in &a.navigations {
+        files.navigation(r.clone());
     }
-    for build in TABLES {
-        let t = build(a);
+    for r in &a.requests {
+        files.request(r.clone());
+    }
+    for r in &a.connections {
+        files.connection(r.clone());
+    }
+    for (i, r) in a.dns.iter().enumerate() {
+        files.dns(r.clone(), a.dns_navigation.get(i).copied().flatten());
+    }
+    let mut written = files.close()?;
+    written.extend(write_small_tables(a, dir, format)?);
+    Ok(written)
+}
+
+/// Writes the `dhcp`, `arp` and `anomalies` tables (small: their trackers cap them), the
+/// ones a streaming run writes at the end.
+pub fn write_small_tables(a: &Analysis, dir: &Path, format: Format) -> io::Result<Vec<String>> {
+    let mut written = Vec::new();
+    for t in [
+        dhcp_table(&a.dhcp),
+        arp_table(&a.arp),
+        anomalies_table(&a.anomalies),
+    ] {
         let path = dir.join(format!("{}.{}", t.name, format.ext()));
         write_atomic(&path, |w| write_table(&t, format, w))?;
         written.push(path.display().to_string());
@@ -351,38 +344,13 @@ pub fn write_tables(a: &Analysis, dir: &Path, format: Format) -> io::Result<Vec<
     Ok(written)
 }
 
-/// Rows per CSV chunk.
-const CSV_CHUNK_ROWS: usize = 8192;
-
-/// The rows in chunks; an empty table is one empty chunk (so its header is written).
-fn chunks<R>(rows: &[R]) -> impl Iterator<Item = &[R]> {
-    let empty: Option<&[R]> = rows.is_empty().then_some(rows);
-    empty.into_iter().chain(rows.chunks(CSV_CHUNK_ROWS))
-}
-
-fn csv_chunked<R>(rows: &[R], build: fn(&[R]) -> Table, w: &mut dyn Write) -> io::Result<()> {
-    for (i, chunk) in chunks(rows).enumerate() {
-        let t = build(chunk);
-        if i == 0 {
-            csv::write_csv(&t, w)?;
-        } else {
-            csv::write_csv_rows(&t, w)?;
-        }
-    }
-    Ok(())
-}
-
 /// Every table as one JSON object `{table: [rows]}` (for `--out - --format json`).
 pub fn write_tables_json(a: &Analysis, w: &mut dyn Write) -> io::Result<()> {
     json::write_tables_object(&tables(a), w)
 }
 
-/// Writes `path` atomically: into a temporary file beside it, then a rename, so a reader
-/// never sees half a file and a failed run leaves any previous file in place.
-pub fn write_atomic(
-    path: &Path,
-    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
-) -> io::Result<()> {
+/// The temporary name beside `path` a file is written under before it is renamed.
+pub fn temp_path(path: &Path) -> std::path::PathBuf {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => Path::new(".").to_path_buf(),
@@ -391,7 +359,16 @@ pub fn write_atomic(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "out".into());
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    dir.join(format!(".{name}.{}.tmp", std::process::id()))
+}
+
+/// Writes `path` atomically: into a temporary file beside it, then a rename, so a reader
+/// never sees half a file and a failed run leaves any previous file in place.
+pub fn write_atomic(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
+    let tmp = temp_path(path);
     let result = (|| {
         let mut w = BufWriter::new(fs::File::create(&tmp)?);
         write(&mut w)?;

@@ -1,0 +1,269 @@
+//! Table files written while the capture is read: the correlator hands over each row once it
+//! is final ([`RowSink`]); rows are buffered in chunks of [`CHUNK_ROWS`] and each chunk is
+//! appended to its file (CSV lines, JSON array elements, one Parquet row group), so a table's
+//! size in memory is one chunk whatever the capture's size.
+//!
+//! Files are written under a temporary name beside the final one and renamed when the table
+//! is complete ([`RowSink::close`]); a failed run leaves any previous file in place.
+
+use super::table::Table;
+use super::{Format, connections_table, csv, dns_table_from, json, navigations_table};
+use super::{requests_table, temp_path};
+use crate::correlate::{ConnectionRow, NavigationRow, RequestRow, RowSink};
+use crate::protocol::dns::DnsLookup;
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// Rows per chunk.
+pub const CHUNK_ROWS: usize = 4096;
+
+/// One table's file being written.
+struct TableFile {
+    path: PathBuf,
+    tmp: PathBuf,
+    format: Format,
+    /// `None` until the first chunk (Parquet needs the schema) and after closing.
+    out: Option<Out>,
+    rows: usize,
+    chunks: usize,
+}
+
+enum Out {
+    Text(BufWriter<File>),
+    #[cfg(feature = "parquet")]
+    Parquet(polars::prelude::BatchedWriter<BufWriter<File>>),
+}
+
+impl TableFile {
+    fn new(dir: &Path, name: &str, format: Format) -> Self {
+        let path = dir.join(format!("{name}.{}", format.ext()));
+        TableFile {
+            tmp: temp_path(&path),
+            path,
+            format,
+            out: None,
+            rows: 0,
+            chunks: 0,
+        }
+    }
+
+    /// Appends a chunk of rows (the first chunk, even empty, fixes the header or schema).
+    fn write(&mut self, t: &Table) -> io::Result<()> {
+        if self.out.is_none() {
+            if self.chunks > 0 {
+                return Err(io::Error::other("table file already closed"));
+            }
+            let file = BufWriter::with_capacity(1 << 16, File::create(&self.tmp)?);
+            self.out = Some(match self.format {
+                #[cfg(feature = "parquet")]
+                Format::Parquet => {
+                    let df = super::parquet::to_dataframe(t).map_err(io::Error::other)?;
+                    Out::Parquet(
+                        polars::prelude::ParquetWriter::new(file)
+                            .batched(df.schema())
+                            .map_err(io::Error::other)?,
+                    )
+                }
+                #[cfg(not(feature = "parquet"))]
+                Format::Parquet => {
+                    return Err(io::Error::other(
+                        "this build has no Parquet support (built without the `parquet` feature)",
+                    ));
+                }
+                Format::Csv | Format::Json => Out::Text(file),
+            });
+        }
+        let first = self.chunks == 0;
+        self.chunks += 1;
+        match self.out.as_mut() {
+            Some(Out::Text(w)) => match self.format {
+                Format::Csv if first => csv::write_csv(t, w)?,
+                Format::Csv => csv::write_csv_rows(t, w)?,
+                _ => {
+                    let mut line = String::new();
+                    for row in 0..t.rows {
+                        line.clear();
+                        line.push_str(if self.rows + row == 0 { "[\n" } else { ",\n" });
+                        json::row_object(t, row, &mut line);
+                        w.write_all(line.as_bytes())?;
+                    }
+                }
+            },
+            #[cfg(feature = "parquet")]
+            Some(Out::Parquet(w)) => {
+                if t.rows > 0 || first {
+                    let df = super::parquet::to_dataframe(t).map_err(io::Error::other)?;
+                    w.write_batch(&df).map_err(io::Error::other)?;
+                }
+            }
+            None => {}
+        }
+        self.rows += t.rows;
+        Ok(())
+    }
+
+    /// Finishes the file and renames it into place.
+    fn close(&mut self) -> io::Result<String> {
+        let file = match self.out.take() {
+            Some(Out::Text(mut w)) => {
+                if self.format == Format::Json {
+                    w.write_all(if self.rows == 0 { b"[]\n" } else { b"\n]\n" })?;
+                }
+                w.into_inner().map_err(|e| e.into_error())?
+            }
+            #[cfg(feature = "parquet")]
+            Some(Out::Parquet(w)) => {
+                w.finish().map_err(io::Error::other)?;
+                // The batched writer owns the file; reopen to sync it.
+                File::open(&self.tmp)?
+            }
+            None => return Err(io::Error::other("table file was never written")),
+        };
+        file.sync_all()?;
+        fs::rename(&self.tmp, &self.path)?;
+        Ok(self.path.display().to_string())
+    }
+}
+
+impl Drop for TableFile {
+    fn drop(&mut self) {
+        if self.out.is_some() || !self.path.exists() {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// The `navigations`, `requests`, `connections` and `dns` files of `--out DIR`, written as
+/// the rows are released.
+pub struct TableFiles {
+    navigations: (TableFile, Vec<NavigationRow>),
+    requests: (TableFile, Vec<RequestRow>),
+    connections: (TableFile, Vec<ConnectionRow>),
+    dns: (TableFile, Vec<DnsLookup>, Vec<Option<u64>>),
+    /// The first write error; later rows are dropped and [`RowSink::close`] returns it.
+    error: Option<io::Error>,
+}
+
+impl TableFiles {
+    /// Creates `dir` if needed; the files appear there when the tables are complete.
+    pub fn create(dir: &Path, format: Format) -> io::Result<Self> {
+        fs::create_dir_all(dir)?;
+        // Fail now, not after reading the capture, when the directory is not writable.
+        let probe = TableFile::new(dir, "navigations", format);
+        File::create(&probe.tmp)?;
+        let _ = fs::remove_file(&probe.tmp);
+        Ok(TableFiles {
+            navigations: (probe, Vec::new()),
+            requests: (TableFile::new(dir, "requests", format), Vec::new()),
+            connections: (TableFile::new(dir, "connections", format), Vec::new()),
+            dns: (TableFile::new(dir, "dns", format), Vec::new(), Vec::new()),
+            error: None,
+        })
+    }
+
+    fn flush_navigations(&mut self) {
+        let (f, rows) = &mut self.navigations;
+        let r = f.write(&navigations_table(rows));
+        rows.clear();
+        self.note(r);
+    }
+
+    fn flush_requests(&mut self) {
+        let (f, rows) = &mut self.requests;
+        let r = f.write(&requests_table(rows));
+        rows.clear();
+        self.note(r);
+    }
+
+    fn flush_connections(&mut self) {
+        let (f, rows) = &mut self.connections;
+        let r = f.write(&connections_table(rows));
+        rows.clear();
+        self.note(r);
+    }
+
+    fn flush_dns(&mut self) {
+        let (f, rows, navs) = &mut self.dns;
+        let r = f.write(&dns_table_from(rows, f.rows, navs));
+        rows.clear();
+        navs.clear();
+        self.note(r);
+    }
+
+    fn note(&mut self, r: io::Result<()>) {
+        if let Err(e) = r
+            && self.error.is_none()
+        {
+            self.error = Some(e);
+        }
+    }
+}
+
+impl RowSink for TableFiles {
+    fn connection(&mut self, row: ConnectionRow) {
+        if self.error.is_some() {
+            return;
+        }
+        self.connections.1.push(row);
+        if self.connections.1.len() >= CHUNK_ROWS {
+            self.flush_connections();
+        }
+    }
+
+    fn request(&mut self, row: RequestRow) {
+        if self.error.is_some() {
+            return;
+        }
+        self.requests.1.push(row);
+        if self.requests.1.len() >= CHUNK_ROWS {
+            self.flush_requests();
+        }
+    }
+
+    fn navigation(&mut self, row: NavigationRow) {
+        if self.error.is_some() {
+            return;
+        }
+        self.navigations.1.push(row);
+        if self.navigations.1.len() >= CHUNK_ROWS {
+            self.flush_navigations();
+        }
+    }
+
+    fn dns(&mut self, row: DnsLookup, navigation_id: Option<u64>) {
+        if self.error.is_some() {
+            return;
+        }
+        self.dns.1.push(row);
+        self.dns.2.push(navigation_id);
+        if self.dns.1.len() >= CHUNK_ROWS {
+            self.flush_dns();
+        }
+    }
+
+    fn close(&mut self) -> io::Result<Vec<String>> {
+        // The last chunks (an empty table still gets its header or schema).
+        if !self.navigations.1.is_empty() || self.navigations.0.chunks == 0 {
+            self.flush_navigations();
+        }
+        if !self.requests.1.is_empty() || self.requests.0.chunks == 0 {
+            self.flush_requests();
+        }
+        if !self.connections.1.is_empty() || self.connections.0.chunks == 0 {
+            self.flush_connections();
+        }
+        if !self.dns.1.is_empty() || self.dns.0.chunks == 0 {
+            self.flush_dns();
+        }
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        Ok(vec![
+            self.navigations.0.close()?,
+            self.requests.0.close()?,
+            self.connections.0.close()?,
+            self.dns.0.close()?,
+        ])
+    }
+}
