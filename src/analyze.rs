@@ -33,6 +33,10 @@ const EXPIRE_EVERY_NS: i64 = 1_000_000_000;
 /// emitting the row (DNS lingers 1 s for duplicates, ARP 5 s for retransmissions), plus one
 /// expiry tick: the correlator waits this long before joining a new connection to them.
 const TRACKER_HOLD_MS: f64 = 7_000.0;
+/// A live connection idle this long (capture time) with no exchange outstanding hands its
+/// exchanges so far to the correlator, so a kept-alive or abandoned connection does not hold
+/// back every row after it until it ends.
+const CHECKPOINT_IDLE_MS: f64 = 10_000.0;
 
 /// Analysis settings (from the command line).
 #[derive(Clone, Debug)]
@@ -107,6 +111,9 @@ pub struct ConnApp {
     /// Reassembly stopped for good (nothing we parse on this connection).
     stream_done: bool,
     app: App,
+    /// Exchanges up to this time were handed to the correlator while the flow was live
+    /// ([`checkpoint`]); `None`: nothing yet.
+    reported: Option<Timestamp>,
 }
 
 /// What a connection carries, decided from its first payload bytes.
@@ -133,6 +140,7 @@ impl ConnApp {
             reasm: None,
             stream_done: false,
             app: App::Undecided,
+            reported: None,
         }
     }
 
@@ -212,6 +220,10 @@ pub struct Analyzer {
     /// ARP and DHCP rows already handed to the correlator.
     arp_seen: usize,
     dhcp_seen: usize,
+    /// Connection rows already stamped with their end tick.
+    conn_stamped: usize,
+    /// Most rows the correlator held at once (the memory bound, for tests).
+    max_held: usize,
 }
 
 impl Analyzer {
@@ -232,6 +244,8 @@ impl Analyzer {
             collected: Collect::default(),
             arp_seen: 0,
             dhcp_seen: 0,
+            conn_stamped: 0,
+            max_held: 0,
             opts,
         }
     }
@@ -249,6 +263,12 @@ impl Analyzer {
     pub fn stream_to(&mut self, sink: Box<dyn RowSink>, collect: bool) {
         self.sink = Some(sink);
         self.collect = collect;
+    }
+
+    /// The most rows (connections, requests, lookups, navigations) the correlator held at
+    /// once while reading: bounded by what is live, not by the capture's size.
+    pub fn max_held(&self) -> usize {
+        self.max_held
     }
 
     /// The stream sink back (to finish its files) once [`Self::finish`] has run.
@@ -439,14 +459,42 @@ impl Analyzer {
         for (f, r) in ended {
             self.flow_ended(f, r);
         }
+        self.stamp(now);
         if self.corr.is_some() {
+            // Live connections idle with nothing outstanding hand over their exchanges so
+            // far; the others bound what can still start.
+            let mut parts = Vec::new();
+            let mut live_first: Option<Timestamp> = None;
+            for f in self.flows.iter_mut() {
+                if f.tcp.is_none() {
+                    continue;
+                }
+                if now.ms_since(f.last_ts) >= CHECKPOINT_IDLE_MS
+                    && f.app.reported.is_none_or(|r| r < f.last_ts)
+                    && let Some(o) = checkpoint(f, now)
+                {
+                    parts.push(o);
+                }
+                // Nothing new since the last hand-over: whatever comes starts after now.
+                let bound = match f.app.reported {
+                    Some(r) if f.last_ts <= r => now,
+                    Some(r) => r,
+                    None => f.first_ts,
+                };
+                live_first = Some(live_first.map_or(bound, |t| t.min(bound)));
+            }
             self.hand_over();
+            if let Some(corr) = self.corr.as_mut() {
+                parts.sort_by_key(|o| o.connection_id);
+                for o in parts {
+                    corr.part(o);
+                }
+            }
             let hold = now.add_ms(-TRACKER_HOLD_MS);
-            let oldest = self.flows.oldest();
             let dns_pending = self.trackers.dns.oldest_pending();
             let first_packet = [
                 Some(hold),
-                oldest.map(|o| o.0),
+                live_first,
                 dns_pending,
                 self.trackers.arp.oldest_pending(),
             ]
@@ -457,11 +505,26 @@ impl Analyzer {
             let w = Watermark {
                 now,
                 first_packet,
-                live_id: oldest.map_or(u64::MAX, |o| o.1),
                 dns_pending,
             };
             self.release(Some(w));
+            let held = self.corr.as_ref().map_or(0, |c| c.held());
+            self.max_held = self.max_held.max(held);
         }
+    }
+
+    /// Stamps the connection rows finished since the last call with the tick that saw them
+    /// end (the `connections` table's order).
+    fn stamp(&mut self, tick: Timestamp) {
+        for r in self
+            .out
+            .connections
+            .get_mut(self.conn_stamped..)
+            .unwrap_or(&mut [])
+        {
+            r.end_tick = tick;
+        }
+        self.conn_stamped = self.out.connections.len();
     }
 
     /// Moves the rows finished since the last call into the correlator.
@@ -475,6 +538,7 @@ impl Analyzer {
             .drain(..)
             .map(|o| (o.connection_id, o))
             .collect();
+        self.conn_stamped = 0;
         for row in self.out.connections.drain(..) {
             let o = outcomes.remove(&row.connection_id);
             corr.connection(row, o);
@@ -569,6 +633,7 @@ impl Analyzer {
     /// Worker side: the rows and anomaly counts, before correlation.
     pub(crate) fn into_part(mut self) -> (Analysis, FxHashMap<String, u64>) {
         self.drain();
+        self.stamp(Timestamp(i64::MAX));
         (self.out, self.anomaly_counts)
     }
 
@@ -583,6 +648,8 @@ impl Analyzer {
             );
             let (out, counts) = parallel::merge(main, parts);
             self.out = out;
+            // The workers stamped their rows' end ticks.
+            self.conn_stamped = self.out.connections.len();
             self.anomaly_counts = counts;
         } else {
             self.drain();
@@ -615,6 +682,7 @@ impl Analyzer {
             });
         }
         // Everything left is final now: correlate it.
+        self.stamp(Timestamp(i64::MAX));
         self.hand_over();
         self.release(None);
         let mut out = std::mem::take(&mut self.out);
@@ -1197,6 +1265,85 @@ fn plaintext(t: &mut TlsApp, alpn_h2: bool, pt: Plaintext) {
 }
 
 /// A flow left the table: flush its streams and emit its connection row.
+/// The exchanges a live, idle connection completed since its last hand-over, when none is
+/// outstanding (an unanswered request, an open HTTP/2 stream); `None` when there is nothing to
+/// hand over or something is still outstanding. The parser state stays with the flow.
+fn checkpoint(f: &mut Flow<ConnApp>, now: Timestamp) -> Option<ConnOutcome> {
+    let mut o = ConnOutcome::new(f);
+    if let Some(r) = f.app.reported {
+        o.continue_after(r);
+    }
+    match &mut f.app.app {
+        App::Tls(t) => {
+            t.conn.drain_records(&mut t.records);
+            let client = t.conn.summary().client_dir.unwrap_or(Direction::Orig);
+            let last_app = t
+                .records
+                .iter()
+                .rev()
+                .find(|r| r.content_type == tls::CT_APPLICATION_DATA && !r.handshake);
+            if last_app.is_none_or(|r| r.dir == client) {
+                return None;
+            }
+            match &mut t.inner {
+                Inner::Http(h) => {
+                    if !h.is_idle() {
+                        return None;
+                    }
+                    h.drain(&mut t.http);
+                }
+                Inner::H2(h) => {
+                    if !h.is_idle() {
+                        return None;
+                    }
+                    h.drain(&mut t.h2);
+                }
+                _ => {}
+            }
+            o.tls = Some(t.conn.summary().clone());
+            o.alpn = t.dec.as_ref().and_then(|d| d.alpn().map(str::to_string));
+            if o.alpn.is_none() {
+                o.alpn = t.conn.summary().alpn.clone();
+            }
+            o.records = std::mem::take(&mut t.records);
+            o.http = std::mem::take(&mut t.http);
+            o.h2 = std::mem::take(&mut t.h2);
+            if !o.has_exchanges() {
+                t.records = std::mem::take(&mut o.records);
+                t.http = std::mem::take(&mut o.http);
+                t.h2 = std::mem::take(&mut o.h2);
+                return None;
+            }
+        }
+        App::H2(conn, streams) => {
+            if !conn.is_idle() {
+                return None;
+            }
+            conn.drain(streams);
+            o.h2 = std::mem::take(streams);
+            if !o.has_exchanges() {
+                *streams = std::mem::take(&mut o.h2);
+                return None;
+            }
+        }
+        App::Http(conn, txs) => {
+            if !conn.is_idle() {
+                return None;
+            }
+            conn.drain(txs);
+            o.http = std::mem::take(txs);
+            if !o.has_exchanges() {
+                *txs = std::mem::take(&mut o.http);
+                return None;
+            }
+        }
+        _ => return None,
+    }
+    f.app.reported = Some(now);
+    o.compact();
+    Some(o)
+}
+
 fn finish_flow(ctx: &mut Ctx<'_>, mut f: Flow<ConnApp>) {
     if let Some(mut reasm) = f.app.reasm.take() {
         let info = FlowInfo::of(&f);
@@ -1210,6 +1357,9 @@ fn finish_flow(ctx: &mut Ctx<'_>, mut f: Flow<ConnApp>) {
     }
     let mut row = connection_row(&f, ctx.names);
     let mut outcome = ConnOutcome::new(&f);
+    if let Some(r) = f.app.reported {
+        outcome.continue_after(r);
+    }
     match std::mem::take(&mut f.app.app) {
         App::Tls(mut t) => {
             t.conn.drain_records(&mut t.records);

@@ -50,6 +50,9 @@ pub struct ConnOutcome {
     pub alpn: Option<String>,
     /// Request/response exchanges, once [`ConnOutcome::compact`] has run.
     exchanges: Option<(Vec<Exchange>, bool)>,
+    /// For a later part of a connection handed over in pieces (see `analyze::checkpoint`):
+    /// when the part before it was taken. Its requests all reuse the connection.
+    pub continues_from: Option<Timestamp>,
 }
 
 impl ConnOutcome {
@@ -78,7 +81,15 @@ impl ConnOutcome {
             h2: Vec::new(),
             alpn: None,
             exchanges: None,
+            continues_from: None,
         }
+    }
+
+    /// Marks this as a later part of a connection handed over in pieces: its requests reuse
+    /// the connection (no DNS, connect or TLS phase).
+    pub fn continue_after(&mut self, t: Timestamp) {
+        self.continues_from = Some(t);
+        self.syn_ts = None;
     }
 
     /// True when the connection carried at least one request/response exchange.

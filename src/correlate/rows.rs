@@ -51,6 +51,9 @@ pub struct ConnectionRow {
     pub app_protocol: Option<&'static str>,
     /// Frame number of the connection's first packet.
     pub first_frame: u64,
+    /// Capture time of the expiry tick at which the flow had ended (`i64::MAX` at the end of
+    /// the capture): the table lists connections in this order, then by id, as they finish.
+    pub end_tick: Timestamp,
     /// Index of the capture file (several captures in one run).
     pub capture: String,
 }

@@ -100,8 +100,6 @@ pub struct Watermark {
     /// No connection not yet handed over can have its first packet before this (the earliest
     /// live flow's first packet, or now less the trackers' emission delay).
     pub first_packet: Timestamp,
-    /// Every live flow's id is at least this.
-    pub live_id: u64,
     /// The earliest first query of a lookup the DNS tracker still holds.
     pub dns_pending: Option<Timestamp>,
 }
@@ -110,13 +108,15 @@ pub struct Watermark {
 /// then arrival.
 type DnsKey = (Timestamp, u64, Option<u64>, String, u16, u64);
 
-/// A connection handed over, waiting for its requests.
-struct PendingConn {
-    row: ConnectionRow,
-    /// Its outcome has not been turned into requests yet.
-    outcome_pending: bool,
+/// What a connection's requests have told so far.
+#[derive(Default)]
+struct ConnState {
+    /// Parts of its outcome not yet turned into requests.
+    parts_pending: u32,
     /// Requests made but not yet given ids.
     open_requests: u64,
+    requests: u64,
+    navigation_id: Option<u64>,
 }
 
 /// A request waiting for its id; `Some(seq)` when it is the request that used a lookup.
@@ -139,9 +139,13 @@ struct OpenNav {
 /// See the module documentation.
 pub struct Correlator {
     idle_gap_ms: f64,
-    /// Finished connections' outcomes by (first packet, id).
-    outcomes: BTreeMap<(Timestamp, u64), ConnOutcome>,
-    conns: BTreeMap<u64, PendingConn>,
+    /// Connections' outcomes (whole, or parts of a live one) by (earliest request start bound,
+    /// id, arrival).
+    outcomes: BTreeMap<(Timestamp, u64, u64), ConnOutcome>,
+    outcome_seq: u64,
+    /// Finished connections' rows by (end tick, id): the table's order.
+    conns: BTreeMap<(Timestamp, u64), ConnectionRow>,
+    conn_state: FxHashMap<u64, ConnState>,
     /// Answered lookups by (client, address in the answer), still joinable.
     dns_index: FxHashMap<(IpAddr, IpAddr), Vec<(Timestamp, u64)>>,
     /// Joinable lookups by arrival number.
@@ -172,7 +176,9 @@ impl Correlator {
         Correlator {
             idle_gap_ms,
             outcomes: BTreeMap::new(),
+            outcome_seq: 0,
             conns: BTreeMap::new(),
+            conn_state: FxHashMap::default(),
             dns_index: FxHashMap::default(),
             dns_joinable: FxHashMap::default(),
             dns_pending: BTreeMap::new(),
@@ -196,6 +202,7 @@ impl Correlator {
     pub fn held(&self) -> usize {
         self.outcomes.len()
             + self.conns.len()
+            + self.conn_state.len()
             + self.dns_rows.len()
             + self.dns_joinable.len()
             + self.requests.len()
@@ -203,21 +210,25 @@ impl Correlator {
             + self.recent.len()
     }
 
-    /// A finished flow: its `connections` row and, for TCP with exchanges, its outcome.
+    /// A finished flow: its `connections` row and, for TCP with exchanges, its (last) outcome.
     pub fn connection(&mut self, row: ConnectionRow, outcome: Option<ConnOutcome>) {
-        let id = row.connection_id;
-        let outcome_pending = outcome.is_some();
         if let Some(o) = outcome {
-            self.outcomes.insert((o.first_ts, id), o);
+            self.part(o);
         }
-        self.conns.insert(
-            id,
-            PendingConn {
-                row,
-                outcome_pending,
-                open_requests: 0,
-            },
-        );
+        self.conns.insert((row.end_tick, row.connection_id), row);
+    }
+
+    /// Exchanges of a connection so far (a live connection that went idle with nothing
+    /// outstanding, or the whole of a finished one).
+    pub fn part(&mut self, o: ConnOutcome) {
+        let key = o.continues_from.unwrap_or(o.first_ts);
+        self.conn_state
+            .entry(o.connection_id)
+            .or_default()
+            .parts_pending += 1;
+        self.outcomes
+            .insert((key, o.connection_id, self.outcome_seq), o);
+        self.outcome_seq += 1;
     }
 
     /// A finished DNS lookup.
@@ -369,17 +380,20 @@ impl Correlator {
             self.dhcp
                 .retain(|(d, _)| d.ack_time.is_none_or(|a| a >= dhcp_from));
         }
-        // 5. Connections whose requests all have ids, in id order.
-        let live_id = w.map(|w| w.live_id);
+        // 5. Connections whose requests all have ids, in the order they ended.
         while let Some(entry) = self.conns.first_entry() {
-            let c = entry.get();
-            if live_id.is_some_and(|l| *entry.key() >= l)
-                || c.outcome_pending
-                || c.open_requests > 0
+            let id = entry.key().1;
+            if let Some(st) = self.conn_state.get(&id)
+                && (st.parts_pending > 0 || st.open_requests > 0)
             {
                 break;
             }
-            sink.connection(entry.remove().row);
+            let mut row = entry.remove();
+            if let Some(st) = self.conn_state.remove(&id) {
+                row.requests = st.requests;
+                row.navigation_id = st.navigation_id;
+            }
+            sink.connection(row);
         }
     }
 
@@ -427,10 +441,9 @@ impl Correlator {
             self.requests
                 .insert((r.start_time, r.connection_id, i as u32), (r, used));
         }
-        if let Some(c) = self.conns.get_mut(&id) {
-            c.outcome_pending = false;
-            c.open_requests += n;
-        }
+        let st = self.conn_state.entry(id).or_default();
+        st.parts_pending = st.parts_pending.saturating_sub(1);
+        st.open_requests += n;
     }
 
     /// Gives a request its id and navigation (a request that starts after the client's network
@@ -502,11 +515,11 @@ impl Correlator {
         {
             *slot = Some(nav_id);
         }
-        if let Some(c) = self.conns.get_mut(&r.connection_id) {
+        if let Some(c) = self.conn_state.get_mut(&r.connection_id) {
             c.open_requests = c.open_requests.saturating_sub(1);
-            c.row.requests += 1;
-            if c.row.navigation_id.is_none() {
-                c.row.navigation_id = Some(nav_id);
+            c.requests += 1;
+            if c.navigation_id.is_none() {
+                c.navigation_id = Some(nav_id);
             }
         }
         sink.request(r);

@@ -16,7 +16,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 /// Rows per chunk.
-pub const CHUNK_ROWS: usize = 4096;
+pub const CHUNK_ROWS: usize = 2048;
 
 /// One table's file being written.
 struct TableFile {
@@ -32,7 +32,7 @@ struct TableFile {
 enum Out {
     Text(BufWriter<File>),
     #[cfg(feature = "parquet")]
-    Parquet(polars::prelude::BatchedWriter<BufWriter<File>>),
+    Parquet(Box<polars::prelude::BatchedWriter<BufWriter<File>>>),
 }
 
 impl TableFile {
@@ -59,11 +59,11 @@ impl TableFile {
                 #[cfg(feature = "parquet")]
                 Format::Parquet => {
                     let df = super::parquet::to_dataframe(t).map_err(io::Error::other)?;
-                    Out::Parquet(
+                    Out::Parquet(Box::new(
                         polars::prelude::ParquetWriter::new(file)
                             .batched(df.schema())
                             .map_err(io::Error::other)?,
-                    )
+                    ))
                 }
                 #[cfg(not(feature = "parquet"))]
                 Format::Parquet => {
@@ -91,13 +91,11 @@ impl TableFile {
                 }
             },
             #[cfg(feature = "parquet")]
-            Some(Out::Parquet(w)) => {
-                if t.rows > 0 || first {
-                    let df = super::parquet::to_dataframe(t).map_err(io::Error::other)?;
-                    w.write_batch(&df).map_err(io::Error::other)?;
-                }
+            Some(Out::Parquet(w)) if t.rows > 0 || first => {
+                let df = super::parquet::to_dataframe(t).map_err(io::Error::other)?;
+                w.write_batch(&df).map_err(io::Error::other)?;
             }
-            None => {}
+            _ => {}
         }
         self.rows += t.rows;
         Ok(())
@@ -211,10 +209,12 @@ impl RowSink for TableFiles {
         }
     }
 
-    fn request(&mut self, row: RequestRow) {
+    fn request(&mut self, mut row: RequestRow) {
         if self.error.is_some() {
             return;
         }
+        // Headers are for HAR only; the table does not hold them.
+        row.http = None;
         self.requests.1.push(row);
         if self.requests.1.len() >= CHUNK_ROWS {
             self.flush_requests();

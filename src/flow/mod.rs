@@ -157,17 +157,9 @@ impl<A> FlowTable<A> {
         std::mem::take(&mut self.weirds)
     }
 
-    /// The earliest first-packet time and the smallest id among live flows (one scan; the
-    /// correlator calls it once per second of capture time to know what can still change).
-    pub fn oldest(&self) -> Option<(Timestamp, u64)> {
-        let mut it = self.flows.values();
-        let f = it.next()?;
-        let mut out = (f.first_ts, f.id);
-        for f in it {
-            out.0 = out.0.min(f.first_ts);
-            out.1 = out.1.min(f.id);
-        }
-        Some(out)
+    /// Every live flow, in no particular order.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Flow<A>> {
+        self.flows.values_mut()
     }
 
     /// Finds or creates the flow of a packet from `src` to `dst`.

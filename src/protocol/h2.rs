@@ -845,6 +845,11 @@ impl H2Conn {
         );
     }
 
+    /// No stream open.
+    pub fn is_idle(&self) -> bool {
+        self.open.is_empty()
+    }
+
     /// Moves the completed streams (both END_STREAMs, RST_STREAM, or refused by GOAWAY)
     /// into `out`, in order of completion.
     pub fn drain(&mut self, out: &mut Vec<H2Stream>) {

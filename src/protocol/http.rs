@@ -381,6 +381,11 @@ impl Http1Conn {
         self.emit_ready();
     }
 
+    /// No transaction in progress (every request seen has its complete response).
+    pub fn is_idle(&self) -> bool {
+        self.txs.is_empty()
+    }
+
     /// Completed transactions since the last call, in request order.
     pub fn drain(&mut self, out: &mut Vec<HttpTransaction>) {
         out.append(&mut self.done);

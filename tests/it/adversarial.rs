@@ -27,6 +27,11 @@ impl<W: Write> PcapWriter<W> {
         }
     }
 
+    /// Lets `us` microseconds of capture time pass.
+    fn pause(&mut self, us: u64) {
+        self.t_us += us;
+    }
+
     fn frame(&mut self, ip_payload_proto: u8, src: [u8; 4], dst: [u8; 4], l4: &[u8]) {
         self.t_us += 100;
         let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
@@ -308,4 +313,165 @@ fn oversized_tls_record_is_an_anomaly() {
         "{}",
         t["anomalies"]
     );
+}
+
+/// A DNS A response for `dns_query(id, name)` answering `addr`.
+fn dns_answer(id: u16, name: &str, addr: [u8; 4]) -> Vec<u8> {
+    let mut r = dns_query(id, name);
+    r[2] = 0x81;
+    r[3] = 0x80;
+    r[7] = 1;
+    r.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4]);
+    r.extend_from_slice(&addr);
+    r
+}
+
+/// `sessions` page loads, one every 700 ms of capture time, from 50 clients to 20 servers:
+/// DNS lookup, handshake, one HTTP GET, then FIN; every tenth connection is left open
+/// (kept alive, never closed), as browsers and abandoned sessions leave them.
+fn web_sessions(w: &mut PcapWriter<std::io::BufWriter<std::fs::File>>, sessions: u32) {
+    const RESOLVER: [u8; 4] = [10, 0, 0, 53];
+    for i in 0..sessions {
+        let client = [10, 1, (i % 50 / 250) as u8, (i % 50 + 1) as u8];
+        let server = [192, 0, 2, (i % 20 + 1) as u8];
+        let name = format!("host{}.example", i % 20);
+        let id = i as u16;
+        let cport = 40_000 + (i % 20_000) as u16;
+        w.udp(client, cport, RESOLVER, 53, &dns_query(id, &name));
+        w.pause(3_000);
+        w.udp(RESOLVER, 53, client, cport, &dns_answer(id, &name, server));
+        let (c, s) = (1_000u32, 50_000u32);
+        w.tcp(client, cport, server, 80, c, 0, SYN, &[]);
+        w.pause(20_000);
+        w.tcp(server, 80, client, cport, s, c + 1, SYN_ACK, &[]);
+        w.tcp(client, cport, server, 80, c + 1, s + 1, ACK, &[]);
+        let req = format!("GET /page{i} HTTP/1.1\r\nHost: {name}\r\n\r\n");
+        w.tcp(
+            client,
+            cport,
+            server,
+            80,
+            c + 1,
+            s + 1,
+            PSH_ACK,
+            req.as_bytes(),
+        );
+        w.pause(50_000);
+        let body = "x".repeat(1000);
+        let resp = format!("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n{body}");
+        let c2 = c + 1 + req.len() as u32;
+        w.tcp(
+            server,
+            80,
+            client,
+            cport,
+            s + 1,
+            c2,
+            PSH_ACK,
+            resp.as_bytes(),
+        );
+        let s2 = s + 1 + resp.len() as u32;
+        w.tcp(client, cport, server, 80, c2, s2, ACK, &[]);
+        if i % 10 != 0 {
+            w.tcp(client, cport, server, 80, c2, s2, 0x11, &[]);
+            w.tcp(server, 80, client, cport, s2, c2 + 1, 0x11, &[]);
+            w.tcp(client, cport, server, 80, c2 + 1, s2 + 1, ACK, &[]);
+        }
+        w.pause(600_000);
+    }
+}
+
+/// Runs the library over a capture with rows streamed away (as `--out` does); returns the
+/// most rows the correlator held at once and the rows written.
+fn held_and_written(path: &Path) -> (usize, usize) {
+    use lifecycle::analyze::{Analyzer, Options};
+    use lifecycle::correlate::{ConnectionRow, NavigationRow, RequestRow, RowSink};
+    use lifecycle::protocol::dns::DnsLookup;
+    struct Count(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+    impl RowSink for Count {
+        fn connection(&mut self, _: ConnectionRow) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        fn request(&mut self, _: RequestRow) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        fn navigation(&mut self, _: NavigationRow) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        fn dns(&mut self, _: DnsLookup, _: Option<u64>) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+    let n = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut a = Analyzer::new(Options::default());
+    a.stream_to(Box::new(Count(n.clone())), false);
+    let (r, _) = lifecycle::capture::open_input(path).unwrap();
+    a.feed_capture("web", r, &mut |_| {}).unwrap();
+    let out = a.finish();
+    assert!(
+        out.requests.is_empty(),
+        "rows were kept although not asked for"
+    );
+    (a.max_held(), n.load(std::sync::atomic::Ordering::Relaxed))
+}
+
+#[test]
+fn correlation_memory_follows_live_state_not_capture_length() {
+    let (_d1, short) = capture("web-300.pcap", |w| web_sessions(w, 300));
+    let (_d2, long) = capture("web-1200.pcap", |w| web_sessions(w, 1200));
+    let (held_short, rows_short) = held_and_written(&short);
+    let (held_long, rows_long) = held_and_written(&long);
+    eprintln!("held {held_short}/{rows_short} rows, then {held_long}/{rows_long}");
+    // 300 sessions: 300 connections + 300 requests + 300 lookups + 300 navigations (one per
+    // client quiet gap at most) are written; the correlator holds only the last seconds.
+    assert!(
+        rows_long >= 4 * rows_short - 8,
+        "{rows_short} then {rows_long} rows"
+    );
+    assert!(held_long < rows_short, "held {held_long} of {rows_long}");
+    assert!(
+        held_long <= held_short + held_short / 5,
+        "held {held_short} then {held_long}: grows with the capture"
+    );
+}
+
+#[test]
+fn streamed_tables_equal_the_all_at_once_correlation() {
+    // --threads 2 correlates everything after the merge; --threads 1 releases rows while
+    // reading (checkpoints of idle kept-alive connections included). Same tables.
+    let (_d, path) = capture("web-400.pcap", |w| web_sessions(w, 400));
+    let tables = |threads: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let o = Command::new(env!("CARGO_BIN_EXE_lifecycle"))
+            .args([
+                "analyze",
+                "--quiet",
+                "--format",
+                "csv",
+                "--threads",
+                threads,
+            ])
+            .arg("--out")
+            .arg(dir.path())
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        ["navigations", "requests", "connections", "dns"]
+            .map(|t| std::fs::read_to_string(dir.path().join(format!("{t}.csv"))).unwrap())
+    };
+    let one = tables("1");
+    let two = tables("2");
+    for (a, b) in one.iter().zip(&two) {
+        assert!(a == b, "streamed and all-at-once tables differ");
+    }
+    // Every request joined its lookup and has a navigation; kept-alive connections too.
+    let requests: Vec<&str> = one[1].lines().skip(1).collect();
+    assert_eq!(requests.len(), 400);
+    let conns = one[2]
+        .lines()
+        .skip(1)
+        .filter(|l| l.contains(",tcp,"))
+        .count();
+    assert_eq!(conns, 400);
 }
