@@ -43,12 +43,16 @@ const CHECKPOINT_IDLE_MS: f64 = 10_000.0;
 pub struct Options {
     /// Quiet gap that separates navigations (ms).
     pub idle_gap_ms: f64,
+    /// Release rows while reading, once final (the default). `false` holds every row until
+    /// the end: the same output with memory growing with the capture (tests compare them).
+    pub release_while_reading: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             idle_gap_ms: 2000.0,
+            release_while_reading: true,
         }
     }
 }
@@ -224,6 +228,13 @@ pub struct Analyzer {
     conn_stamped: usize,
     /// Most rows the correlator held at once (the memory bound, for tests).
     max_held: usize,
+    /// A worker's checkpointed parts and bounds since its last report.
+    parts: Vec<ConnOutcome>,
+    bounds: Option<Bounds>,
+    /// Main side of the parallel pipeline: (worker, worker's flow id) → connection id, for
+    /// live flows; the last id given.
+    conn_ids: FxHashMap<(usize, u64), u64>,
+    next_conn_id: u64,
 }
 
 impl Analyzer {
@@ -246,6 +257,10 @@ impl Analyzer {
             dhcp_seen: 0,
             conn_stamped: 0,
             max_held: 0,
+            parts: Vec::new(),
+            bounds: None,
+            conn_ids: FxHashMap::default(),
+            next_conn_id: 0,
             opts,
         }
     }
@@ -254,7 +269,112 @@ impl Analyzer {
     pub(crate) fn new_worker(opts: Options) -> Self {
         let mut a = Analyzer::new(opts);
         a.corr = None;
+        a.flows.record_created();
         a
+    }
+
+    /// Worker side: what was found since the last report (see [`parallel::Report`]).
+    pub(crate) fn report(&mut self, tick: Option<Timestamp>) -> parallel::Report {
+        if tick.is_none() {
+            self.stamp(Timestamp(i64::MAX));
+        }
+        self.conn_stamped = 0;
+        let rows = Analysis {
+            connections: std::mem::take(&mut self.out.connections),
+            outcomes: std::mem::take(&mut self.out.outcomes),
+            dns: std::mem::take(&mut self.out.dns),
+            arp: std::mem::take(&mut self.out.arp),
+            dhcp: std::mem::take(&mut self.out.dhcp),
+            anomalies: std::mem::take(&mut self.out.anomalies),
+            ip_packets: std::mem::take(&mut self.out.ip_packets),
+            non_ip_frames: std::mem::take(&mut self.out.non_ip_frames),
+            ..Default::default()
+        };
+        parallel::Report {
+            tick,
+            rows,
+            parts: std::mem::take(&mut self.parts),
+            created: self.flows.take_created(),
+            bounds: self.bounds.take().unwrap_or_default(),
+            counts: if tick.is_none() {
+                std::mem::take(&mut self.anomaly_counts)
+            } else {
+                FxHashMap::default()
+            },
+        }
+    }
+
+    /// Main side: merges one tick's reports from every worker (flows renumbered in capture
+    /// order, as one analyzer numbers them) and releases what is final.
+    fn absorb(&mut self, group: Vec<parallel::Report>) {
+        let tick = group.iter().find_map(|r| r.tick);
+        let mut created: Vec<(u64, usize, u64)> = group
+            .iter()
+            .enumerate()
+            .flat_map(|(w, r)| r.created.iter().map(move |(id, frame)| (*frame, w, *id)))
+            .collect();
+        created.sort_unstable();
+        for (_, w, local) in created {
+            self.next_conn_id += 1;
+            self.conn_ids.insert((w, local), self.next_conn_id);
+        }
+        let mut bounds: Option<Bounds> = None;
+        let mut parts = Vec::new();
+        for (w, r) in group.into_iter().enumerate() {
+            let ids = &self.conn_ids;
+            let id = |old: u64| ids.get(&(w, old)).copied().unwrap_or(old);
+            let mut rows = r.rows;
+            let ended: Vec<u64> = rows.connections.iter().map(|c| c.connection_id).collect();
+            for c in rows.connections.iter_mut() {
+                c.connection_id = id(c.connection_id);
+            }
+            for o in rows.outcomes.iter_mut() {
+                o.connection_id = id(o.connection_id);
+            }
+            for a in rows.anomalies.iter_mut() {
+                a.connection_id = a.connection_id.map(id);
+            }
+            let mut p = r.parts;
+            for o in p.iter_mut() {
+                o.connection_id = id(o.connection_id);
+            }
+            parts.append(&mut p);
+            for old in ended {
+                self.conn_ids.remove(&(w, old));
+            }
+            self.out.connections.append(&mut rows.connections);
+            self.out.outcomes.append(&mut rows.outcomes);
+            self.out.anomalies.append(&mut rows.anomalies);
+            self.out.dns.append(&mut rows.dns);
+            self.out.dhcp.append(&mut rows.dhcp);
+            self.out.arp.append(&mut rows.arp);
+            self.out.ip_packets += rows.ip_packets;
+            self.out.non_ip_frames += rows.non_ip_frames;
+            for (k, n) in r.counts {
+                *self.anomaly_counts.entry(k).or_insert(0) += n;
+            }
+            bounds = Some(bounds.map_or(r.bounds, |b| b.min(r.bounds)));
+        }
+        // The workers stamped their rows' end ticks.
+        self.conn_stamped = self.out.connections.len();
+        self.hand_over();
+        parts.sort_by_key(|o| o.connection_id);
+        if let Some(corr) = self.corr.as_mut() {
+            for o in parts {
+                corr.part(o);
+            }
+        }
+        if let Some(t) = tick {
+            self.advance(t, bounds.unwrap_or_default());
+        }
+    }
+
+    /// Main side: merges the reports of the ticks every worker has passed.
+    fn absorb_ready(&mut self) {
+        let groups = self.pool.as_mut().map(|p| p.ready()).unwrap_or_default();
+        for g in groups {
+            self.absorb(g);
+        }
     }
 
     /// Writes the `connections`, `requests`, `navigations` and `dns` rows to `sink` as soon
@@ -352,7 +472,10 @@ impl Analyzer {
                     if frame.ts.0 >= self.next_expire {
                         self.next_expire = frame.ts.0.saturating_add(EXPIRE_EVERY_NS);
                         match self.pool.as_mut() {
-                            Some(pool) => pool.tick(frame.ts),
+                            Some(pool) => {
+                                pool.tick(frame.ts);
+                                self.absorb_ready();
+                            }
                             None => self.expire(frame.ts),
                         }
                     }
@@ -460,57 +583,74 @@ impl Analyzer {
             self.flow_ended(f, r);
         }
         self.stamp(now);
+        let (parts, live_first) = self.checkpoint_live(now);
+        let bounds = Bounds {
+            live_first,
+            dns_pending: self.trackers.dns.oldest_pending(),
+            arp_pending: self.trackers.arp.oldest_pending(),
+        };
         if self.corr.is_some() {
-            // Live connections idle with nothing outstanding hand over their exchanges so
-            // far; the others bound what can still start.
-            let mut parts = Vec::new();
-            let mut live_first: Option<Timestamp> = None;
-            for f in self.flows.iter_mut() {
-                if f.tcp.is_none() {
-                    continue;
-                }
-                if now.ms_since(f.last_ts) >= CHECKPOINT_IDLE_MS
-                    && f.app.reported.is_none_or(|r| r < f.last_ts)
-                    && let Some(o) = checkpoint(f, now)
-                {
-                    parts.push(o);
-                }
-                // Nothing new since the last hand-over: whatever comes starts after now.
-                let bound = match f.app.reported {
-                    Some(r) if f.last_ts <= r => now,
-                    Some(r) => r,
-                    None => f.first_ts,
-                };
-                live_first = Some(live_first.map_or(bound, |t| t.min(bound)));
-            }
             self.hand_over();
             if let Some(corr) = self.corr.as_mut() {
-                parts.sort_by_key(|o| o.connection_id);
                 for o in parts {
                     corr.part(o);
                 }
             }
-            let hold = now.add_ms(-TRACKER_HOLD_MS);
-            let dns_pending = self.trackers.dns.oldest_pending();
-            let first_packet = [
-                Some(hold),
-                live_first,
-                dns_pending,
-                self.trackers.arp.oldest_pending(),
-            ]
+            self.advance(now, bounds);
+        } else {
+            // A worker: the main thread correlates (see `parallel`).
+            self.parts.extend(parts);
+            self.bounds = Some(bounds);
+        }
+    }
+
+    /// Live connections idle for [`CHECKPOINT_IDLE_MS`] with nothing outstanding hand over
+    /// their exchanges so far (by id); returns them and the earliest time a request not yet
+    /// handed over can start.
+    fn checkpoint_live(&mut self, now: Timestamp) -> (Vec<ConnOutcome>, Option<Timestamp>) {
+        let mut parts = Vec::new();
+        let mut live_first: Option<Timestamp> = None;
+        for f in self.flows.iter_mut() {
+            if f.tcp.is_none() {
+                continue;
+            }
+            if now.ms_since(f.last_ts) >= CHECKPOINT_IDLE_MS
+                && f.app.reported.is_none_or(|r| r < f.last_ts)
+                && let Some(o) = checkpoint(f, now)
+            {
+                parts.push(o);
+            }
+            // Nothing new since the last hand-over: whatever comes starts after now.
+            let bound = match f.app.reported {
+                Some(r) if f.last_ts <= r => now,
+                Some(r) => r,
+                None => f.first_ts,
+            };
+            live_first = Some(live_first.map_or(bound, |t| t.min(bound)));
+        }
+        parts.sort_by_key(|o| o.connection_id);
+        (parts, live_first)
+    }
+
+    /// Releases what is final at capture time `now`, given what the pipeline still holds.
+    fn advance(&mut self, now: Timestamp, b: Bounds) {
+        if !self.opts.release_while_reading {
+            return;
+        }
+        let hold = now.add_ms(-TRACKER_HOLD_MS);
+        let first_packet = [Some(hold), b.live_first, b.dns_pending, b.arp_pending]
             .into_iter()
             .flatten()
             .min()
             .unwrap_or(hold);
-            let w = Watermark {
-                now,
-                first_packet,
-                dns_pending,
-            };
-            self.release(Some(w));
-            let held = self.corr.as_ref().map_or(0, |c| c.held());
-            self.max_held = self.max_held.max(held);
-        }
+        let w = Watermark {
+            now,
+            first_packet,
+            dns_pending: b.dns_pending,
+        };
+        self.release(Some(w));
+        let held = self.corr.as_ref().map_or(0, |c| c.held());
+        self.max_held = self.max_held.max(held);
     }
 
     /// Stamps the connection rows finished since the last call with the tick that saw them
@@ -630,27 +770,13 @@ impl Analyzer {
         self.tracker_weirds();
     }
 
-    /// Worker side: the rows and anomaly counts, before correlation.
-    pub(crate) fn into_part(mut self) -> (Analysis, FxHashMap<String, u64>) {
-        self.drain();
-        self.stamp(Timestamp(i64::MAX));
-        (self.out, self.anomaly_counts)
-    }
-
     /// Ends the analysis: flushes every live flow and pending protocol state, then
     /// correlates.
     pub fn finish(&mut self) -> Analysis {
         if let Some(pool) = self.pool.take() {
-            let parts = pool.finish();
-            let main = (
-                std::mem::take(&mut self.out),
-                std::mem::take(&mut self.anomaly_counts),
-            );
-            let (out, counts) = parallel::merge(main, parts);
-            self.out = out;
-            // The workers stamped their rows' end ticks.
-            self.conn_stamped = self.out.connections.len();
-            self.anomaly_counts = counts;
+            for g in pool.finish() {
+                self.absorb(g);
+            }
         } else {
             self.drain();
         }
@@ -737,6 +863,30 @@ fn push_anomaly(
             kind: kind.to_string(),
             detail,
         });
+    }
+}
+
+/// What a pipeline (or one worker's) still holds back at a tick: the earliest start of a
+/// request not yet handed over, and of a DNS or ARP exchange its tracker has not emitted.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Bounds {
+    pub live_first: Option<Timestamp>,
+    pub dns_pending: Option<Timestamp>,
+    pub arp_pending: Option<Timestamp>,
+}
+
+impl Bounds {
+    /// The earliest of two workers' bounds.
+    pub fn min(self, o: Bounds) -> Bounds {
+        let m = |a: Option<Timestamp>, b: Option<Timestamp>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        Bounds {
+            live_first: m(self.live_first, o.live_first),
+            dns_pending: m(self.dns_pending, o.dns_pending),
+            arp_pending: m(self.arp_pending, o.arp_pending),
+        }
     }
 }
 
@@ -1340,6 +1490,20 @@ fn checkpoint(f: &mut Flow<ConnApp>, now: Timestamp) -> Option<ConnOutcome> {
         _ => return None,
     }
     f.app.reported = Some(now);
+    match &mut f.app.app {
+        App::Tls(t) => {
+            t.conn.shrink();
+            t.records.shrink_to_fit();
+            if let Inner::Http(h) = &mut t.inner {
+                h.shrink();
+            }
+        }
+        App::Http(conn, txs) => {
+            conn.shrink();
+            txs.shrink_to_fit();
+        }
+        _ => {}
+    }
     o.compact();
     Some(o)
 }

@@ -123,6 +123,7 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
     let mut analyzer = Analyzer::with_threads(
         Options {
             idle_gap_ms: args.idle_gap,
+            ..Options::default()
         },
         threads,
     );

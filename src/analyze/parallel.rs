@@ -3,17 +3,22 @@
 //! hosts (a client and its resolver: DNS, and the TC→TCP retry) land on one worker. DHCP
 //! and ARP (broadcast, no host pair) go to worker 0. Expiry ticks and TLS keys are sent to
 //! every worker in stream order, so each worker expires state at the same capture times as
-//! a single-threaded run; the merge renumbers flows in capture order. The output is
-//! identical to a single-threaded run (tested).
+//! a single-threaded run. At each tick every worker reports what it finished ([`Report`]);
+//! once all have reported a tick, the main thread numbers the new flows in capture order
+//! (by first frame, as one analyzer numbers them), feeds the rows to its correlator and
+//! releases what is final, so memory stays bounded as in a single-threaded run. The output
+//! is identical to a single-threaded run (tested).
 //!
 //! Part of the driver (`analyze`): it runs one [`Analyzer`] per worker; imports `base`,
 //! `capture`.
 
-use super::{Analysis, Analyzer, Options};
+use super::{Analysis, Analyzer, Bounds, Options};
 use crate::base::Timestamp;
 use crate::capture::{Frame, linktype};
+use crate::correlate::ConnOutcome;
 use rustc_hash::FxHashMap;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::collections::VecDeque;
+use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 use std::thread::JoinHandle;
 
 /// Messages per batch sent to a worker.
@@ -44,31 +49,73 @@ struct Batch {
     bytes: Vec<u8>,
 }
 
-type Part = (Analysis, FxHashMap<String, u64>);
+/// What a worker found since its last report: sent at every expiry tick (`tick`) and once at
+/// the end (`tick: None`, with the anomaly counts). Ids are the worker's own; `created` maps
+/// them to first frames so the main thread numbers flows in capture order.
+#[derive(Default)]
+pub(crate) struct Report {
+    pub tick: Option<Timestamp>,
+    /// Finished rows (connections with their end ticks, final outcomes, DNS, ARP, DHCP,
+    /// anomalies) and packet counters.
+    pub rows: Analysis,
+    /// Exchanges of live connections that went idle.
+    pub parts: Vec<ConnOutcome>,
+    pub created: Vec<(u64, u64)>,
+    pub bounds: Bounds,
+    pub counts: FxHashMap<String, u64>,
+}
 
-/// The worker threads and the batches being filled for them.
+/// The worker threads, the batches being filled for them, and their reports not yet merged.
 pub struct Pool {
     senders: Vec<SyncSender<Batch>>,
-    handles: Vec<JoinHandle<Part>>,
+    handles: Vec<JoinHandle<()>>,
     pending: Vec<Batch>,
+    replies: Vec<Receiver<Report>>,
+    queues: Vec<VecDeque<Report>>,
 }
 
 impl Pool {
     pub fn new(opts: Options, threads: usize) -> Self {
         let mut senders = Vec::new();
         let mut handles = Vec::new();
+        let mut replies = Vec::new();
         for _ in 0..threads {
             let (tx, rx): (SyncSender<Batch>, Receiver<Batch>) = sync_channel(IN_FLIGHT);
+            let (rtx, rrx): (Sender<Report>, Receiver<Report>) = channel();
             let o = opts.clone();
-            handles.push(std::thread::spawn(move || worker(o, rx)));
+            handles.push(std::thread::spawn(move || worker(o, rx, rtx)));
             senders.push(tx);
+            replies.push(rrx);
         }
         let pending = (0..threads).map(|_| Batch::default()).collect();
+        let queues = (0..threads).map(|_| VecDeque::new()).collect();
         Pool {
             senders,
             handles,
             pending,
+            replies,
+            queues,
         }
+    }
+
+    /// The reports of every worker for the ticks all of them have passed, one group per tick
+    /// in stream order (without waiting).
+    pub(crate) fn ready(&mut self) -> Vec<Vec<Report>> {
+        for (rx, q) in self.replies.iter().zip(self.queues.iter_mut()) {
+            while let Ok(r) = rx.try_recv() {
+                q.push_back(r);
+            }
+        }
+        let mut groups = Vec::new();
+        while self.queues.iter().all(|q| !q.is_empty()) {
+            groups.push(
+                self.queues
+                    .iter_mut()
+                    .filter_map(|q| q.pop_front())
+                    .collect(),
+            );
+        }
+        groups
     }
 
     fn send(&mut self, w: usize) {
@@ -95,8 +142,13 @@ impl Pool {
         }
     }
 
+    /// An expiry tick: every worker expires state and reports (its batch is sent now, so the
+    /// report comes back while reading goes on).
     pub fn tick(&mut self, ts: Timestamp) {
         self.broadcast(|| Msg::Tick(ts));
+        for w in 0..self.pending.len() {
+            self.send(w);
+        }
     }
 
     pub fn keys(&mut self, text: &[u8]) {
@@ -132,20 +184,33 @@ impl Pool {
         );
     }
 
-    /// Flushes, stops the workers and returns their parts (in worker order).
-    pub fn finish(mut self) -> Vec<Part> {
+    /// Flushes, stops the workers and returns every report not yet merged, grouped by tick;
+    /// the last group holds each worker's final report.
+    pub(crate) fn finish(mut self) -> Vec<Vec<Report>> {
         for w in 0..self.pending.len() {
             self.send(w);
         }
         self.senders.clear();
-        self.handles
-            .into_iter()
-            .filter_map(|h| h.join().ok())
-            .collect()
+        for h in std::mem::take(&mut self.handles) {
+            // A worker that panicked loses its rows; the others still report.
+            let _ = h.join();
+        }
+        let mut groups = self.ready();
+        // A dead worker's missing reports: merge what the others sent.
+        let rest = self.queues.iter().map(VecDeque::len).max().unwrap_or(0);
+        for _ in 0..rest {
+            groups.push(
+                self.queues
+                    .iter_mut()
+                    .map(|q| q.pop_front().unwrap_or_default())
+                    .collect(),
+            );
+        }
+        groups
     }
 }
 
-fn worker(opts: Options, rx: Receiver<Batch>) -> Part {
+fn worker(opts: Options, rx: Receiver<Batch>, reports: Sender<Report>) {
     let mut a = Analyzer::new_worker(opts);
     while let Ok(batch) = rx.recv() {
         for msg in batch.msgs {
@@ -169,7 +234,10 @@ fn worker(opts: Options, rx: Receiver<Batch>) -> Part {
                         orig_len,
                     });
                 }
-                Msg::Tick(ts) => a.expire(ts),
+                Msg::Tick(ts) => {
+                    a.expire(ts);
+                    let _ = reports.send(a.report(Some(ts)));
+                }
                 Msg::Keys(k) => {
                     a.add_keylog(&k);
                 }
@@ -177,50 +245,8 @@ fn worker(opts: Options, rx: Receiver<Batch>) -> Part {
             }
         }
     }
-    a.into_part()
-}
-
-/// Merges the main thread's part (capture facts, its own anomalies) with the workers':
-/// flows are renumbered in capture order (by their first frame), as one analyzer numbers them.
-pub fn merge(main: Part, parts: Vec<Part>) -> Part {
-    let (mut out, mut counts) = main;
-    // (first frame, worker, old id) → new id.
-    let mut order: Vec<(u64, usize, u64)> = Vec::new();
-    for (w, (p, _)) in parts.iter().enumerate() {
-        for c in &p.connections {
-            order.push((c.first_frame, w, c.connection_id));
-        }
-    }
-    order.sort_unstable();
-    let ids: FxHashMap<(usize, u64), u64> = order
-        .iter()
-        .enumerate()
-        .map(|(i, (_, w, old))| ((*w, *old), i as u64 + 1))
-        .collect();
-    let new_id = |w: usize, old: u64| ids.get(&(w, old)).copied().unwrap_or(old);
-    for (w, (mut p, c)) in parts.into_iter().enumerate() {
-        for row in p.connections.iter_mut() {
-            row.connection_id = new_id(w, row.connection_id);
-        }
-        for o in p.outcomes.iter_mut() {
-            o.connection_id = new_id(w, o.connection_id);
-        }
-        for a in p.anomalies.iter_mut() {
-            a.connection_id = a.connection_id.map(|id| new_id(w, id));
-        }
-        out.connections.append(&mut p.connections);
-        out.outcomes.append(&mut p.outcomes);
-        out.anomalies.append(&mut p.anomalies);
-        out.dns.append(&mut p.dns);
-        out.dhcp.append(&mut p.dhcp);
-        out.arp.append(&mut p.arp);
-        out.ip_packets += p.ip_packets;
-        out.non_ip_frames += p.non_ip_frames;
-        for (k, n) in c {
-            *counts.entry(k).or_insert(0) += n;
-        }
-    }
-    (out, counts)
+    a.drain();
+    let _ = reports.send(a.report(None));
 }
 
 /// A symmetric hash of the frame's two IP addresses; `None` for frames without a host pair

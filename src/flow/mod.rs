@@ -115,6 +115,9 @@ pub struct FlowTable<A> {
     /// have several entries (a closed flow gets a shorter one); stale ones are skipped.
     timers: BinaryHeap<Reverse<(i64, u64, FlowKey)>>,
     next_id: u64,
+    /// (id, first frame) of each flow created since the last [`Self::take_created`], when
+    /// recording (a worker of the parallel pipeline reports them so ids are global).
+    created: Option<Vec<(u64, u64)>>,
     weirds: Vec<Weird>,
     evicted: u64,
 }
@@ -126,6 +129,7 @@ impl<A> Default for FlowTable<A> {
             timers: BinaryHeap::new(),
             // Ids start at 1, like every other table's.
             next_id: 1,
+            created: None,
             weirds: Vec::new(),
             evicted: 0,
         }
@@ -155,6 +159,19 @@ impl<A> FlowTable<A> {
 
     pub fn weirds(&mut self) -> Vec<Weird> {
         std::mem::take(&mut self.weirds)
+    }
+
+    /// Records each new flow's (id, first frame) until taken.
+    pub fn record_created(&mut self) {
+        self.created.get_or_insert_with(Vec::new);
+    }
+
+    /// The flows created since the last call (see [`Self::record_created`]).
+    pub fn take_created(&mut self) -> Vec<(u64, u64)> {
+        self.created
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     /// Every live flow, in no particular order.
@@ -208,6 +225,9 @@ impl<A> FlowTable<A> {
                 };
                 let id = self.next_id;
                 self.next_id += 1;
+                if let Some(c) = self.created.as_mut() {
+                    c.push((id, frame));
+                }
                 let tcp = (proto == PROTO_TCP).then(TcpStats::default);
                 let timeout = if tcp.is_some() {
                     TCP_IDLE_NS

@@ -381,6 +381,14 @@ impl Http1Conn {
         self.emit_ready();
     }
 
+    /// Gives back the buffers' spare capacity (a connection gone idle keeps little).
+    pub fn shrink(&mut self) {
+        for side in self.sides.iter_mut() {
+            side.hbuf.shrink_to_fit();
+        }
+        self.done.shrink_to_fit();
+    }
+
     /// No transaction in progress (every request seen has its complete response).
     pub fn is_idle(&self) -> bool {
         self.txs.is_empty()

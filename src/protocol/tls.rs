@@ -316,6 +316,15 @@ impl TlsConn {
         );
     }
 
+    /// Gives back the buffers' spare capacity (a connection gone idle keeps little).
+    pub fn shrink(&mut self) {
+        for d in self.dirs.iter_mut() {
+            d.rec.shrink_to_fit();
+            d.hs.shrink_to_fit();
+        }
+        self.records.shrink_to_fit();
+    }
+
     pub fn summary(&self) -> &TlsSummary {
         &self.summary
     }

@@ -383,7 +383,7 @@ fn web_sessions(w: &mut PcapWriter<std::io::BufWriter<std::fs::File>>, sessions:
 
 /// Runs the library over a capture with rows streamed away (as `--out` does); returns the
 /// most rows the correlator held at once and the rows written.
-fn held_and_written(path: &Path) -> (usize, usize) {
+fn held_and_written(path: &Path, threads: usize) -> (usize, usize) {
     use lifecycle::analyze::{Analyzer, Options};
     use lifecycle::correlate::{ConnectionRow, NavigationRow, RequestRow, RowSink};
     use lifecycle::protocol::dns::DnsLookup;
@@ -403,7 +403,7 @@ fn held_and_written(path: &Path) -> (usize, usize) {
         }
     }
     let n = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let mut a = Analyzer::new(Options::default());
+    let mut a = Analyzer::with_threads(Options::default(), threads);
     a.stream_to(Box::new(Count(n.clone())), false);
     let (r, _) = lifecycle::capture::open_input(path).unwrap();
     a.feed_capture("web", r, &mut |_| {}).unwrap();
@@ -419,9 +419,16 @@ fn held_and_written(path: &Path) -> (usize, usize) {
 fn correlation_memory_follows_live_state_not_capture_length() {
     let (_d1, short) = capture("web-300.pcap", |w| web_sessions(w, 300));
     let (_d2, long) = capture("web-1200.pcap", |w| web_sessions(w, 1200));
-    let (held_short, rows_short) = held_and_written(&short);
-    let (held_long, rows_long) = held_and_written(&long);
+    let (held_short, rows_short) = held_and_written(&short, 1);
+    let (held_long, rows_long) = held_and_written(&long, 1);
     eprintln!("held {held_short}/{rows_short} rows, then {held_long}/{rows_long}");
+    // Worker threads report every second of capture time: the same bound.
+    let (held_par, rows_par) = held_and_written(&long, 2);
+    assert_eq!(rows_par, rows_long);
+    assert!(
+        held_par <= held_long + held_long / 5,
+        "{held_par} with 2 threads"
+    );
     // 300 sessions: 300 connections + 300 requests + 300 lookups + 300 navigations (one per
     // client quiet gap at most) are written; the correlator holds only the last seconds.
     assert!(
@@ -435,11 +442,39 @@ fn correlation_memory_follows_live_state_not_capture_length() {
     );
 }
 
+/// Tables (CSV) of a capture through the library, rows released while reading or not.
+fn library_tables(path: &Path, release_while_reading: bool) -> Vec<(String, String)> {
+    use lifecycle::analyze::{Analyzer, Options};
+    let mut a = Analyzer::new(Options {
+        release_while_reading,
+        ..Options::default()
+    });
+    let (r, _) = lifecycle::capture::open_input(path).unwrap();
+    a.feed_capture("web", r, &mut |_| {}).unwrap();
+    let out = a.finish();
+    lifecycle::export::tables(&out)
+        .iter()
+        .map(|t| {
+            let mut buf = Vec::new();
+            lifecycle::export::csv::write_csv(t, &mut buf).unwrap();
+            (t.name.to_string(), String::from_utf8(buf).unwrap())
+        })
+        .collect()
+}
+
 #[test]
 fn streamed_tables_equal_the_all_at_once_correlation() {
-    // --threads 2 correlates everything after the merge; --threads 1 releases rows while
-    // reading (checkpoints of idle kept-alive connections included). Same tables.
+    // Rows released a second at a time (checkpoints of idle kept-alive connections
+    // included) or all at the end, and with worker threads: the same tables.
     let (_d, path) = capture("web-400.pcap", |w| web_sessions(w, 400));
+    let streamed = library_tables(&path, true);
+    let at_once = library_tables(&path, false);
+    for ((name, a), (_, b)) in streamed.iter().zip(&at_once) {
+        assert!(
+            a == b,
+            "{name}: released while reading differs from all at once"
+        );
+    }
     let tables = |threads: &str| {
         let dir = tempfile::tempdir().unwrap();
         let o = Command::new(env!("CARGO_BIN_EXE_lifecycle"))
@@ -463,8 +498,10 @@ fn streamed_tables_equal_the_all_at_once_correlation() {
     let one = tables("1");
     let two = tables("2");
     for (a, b) in one.iter().zip(&two) {
-        assert!(a == b, "streamed and all-at-once tables differ");
+        assert!(a == b, "one and two threads give different tables");
     }
+    // The CLI's streamed files equal the library's tables.
+    assert_eq!(one[1], streamed[1].1, "requests.csv");
     // Every request joined its lookup and has a navigation; kept-alive connections too.
     let requests: Vec<&str> = one[1].lines().skip(1).collect();
     assert_eq!(requests.len(), 400);
