@@ -38,21 +38,53 @@ impl Timestamp {
 
     /// RFC 3339 with nanoseconds, UTC: `2024-01-31T12:34:56.123456789Z`.
     pub fn to_rfc3339(self) -> String {
+        let mut s = String::with_capacity(30);
+        self.push_rfc3339(&mut s);
+        s
+    }
+
+    /// Appends [`Self::to_rfc3339`]'s text to `out` (no allocation: the CSV writer's path).
+    pub fn push_rfc3339(self, out: &mut String) {
         let secs = self.0.div_euclid(1_000_000_000);
         let nanos = self.0.rem_euclid(1_000_000_000);
         let days = secs.div_euclid(86_400);
         let sod = secs.rem_euclid(86_400);
         let (y, m, d) = civil_from_days(days);
-        format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z",
-            y,
-            m,
-            d,
-            sod / 3600,
-            (sod / 60) % 60,
-            sod % 60,
-            nanos
-        )
+        if !(0..=9999).contains(&y) {
+            use fmt::Write;
+            let _ = write!(
+                out,
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z",
+                y,
+                m,
+                d,
+                sod / 3600,
+                (sod / 60) % 60,
+                sod % 60,
+                nanos
+            );
+            return;
+        }
+        let digits = |out: &mut String, v: i64, width: u32| {
+            for i in (0..width).rev() {
+                let digit = (v / 10i64.pow(i)) % 10;
+                out.push(char::from(b'0' + digit as u8));
+            }
+        };
+        digits(out, y, 4);
+        out.push('-');
+        digits(out, m as i64, 2);
+        out.push('-');
+        digits(out, d as i64, 2);
+        out.push('T');
+        digits(out, sod / 3600, 2);
+        out.push(':');
+        digits(out, (sod / 60) % 60, 2);
+        out.push(':');
+        digits(out, sod % 60, 2);
+        out.push('.');
+        digits(out, nanos, 9);
+        out.push('Z');
     }
 }
 
@@ -153,6 +185,28 @@ impl WeirdLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc3339_digits_match_formatting() {
+        let mut t = i64::MIN;
+        for _ in 0..2000 {
+            let secs = t.div_euclid(1_000_000_000);
+            let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+            let sod = secs.rem_euclid(86_400);
+            let want = format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z",
+                y,
+                m,
+                d,
+                sod / 3600,
+                (sod / 60) % 60,
+                sod % 60,
+                t.rem_euclid(1_000_000_000)
+            );
+            assert_eq!(Timestamp(t).to_rfc3339(), want);
+            t = t.wrapping_add(9_223_372_036_854_775 + 123_456_789);
+        }
+    }
 
     #[test]
     fn rfc3339_epoch_and_known_date() {

@@ -19,7 +19,7 @@ pub fn write_csv_rows(table: &Table, w: &mut dyn Write) -> io::Result<()> {
             if i > 0 {
                 line.push(',');
             }
-            line.push_str(&cell(&col.data, row));
+            push_cell(&col.data, row, &mut line);
         }
         line.push('\n');
         w.write_all(line.as_bytes())?;
@@ -40,6 +40,86 @@ pub fn cell(data: &ColumnData, row: usize) -> String {
     .unwrap_or_default()
 }
 
+/// Appends one cell as CSV text to `out` (the writer's path: no allocation per cell).
+pub fn push_cell(data: &ColumnData, row: usize, out: &mut String) {
+    use std::fmt::Write as _;
+    match data {
+        ColumnData::Int(v) => {
+            if let Some(x) = v.get(row).copied().flatten() {
+                let _ = write!(out, "{x}");
+            }
+        }
+        ColumnData::Float(v) => {
+            if let Some(x) = v.get(row).copied().flatten() {
+                push_float(x, out);
+            }
+        }
+        ColumnData::Str(v) => {
+            if let Some(Some(s)) = v.get(row) {
+                push_quoted(s, out);
+            }
+        }
+        ColumnData::Bool(v) => {
+            if let Some(b) = v.get(row).copied().flatten() {
+                out.push_str(if b { "true" } else { "false" });
+            }
+        }
+        ColumnData::Time(v) => {
+            if let Some(t) = v.get(row).copied().flatten() {
+                t.push_rfc3339(out);
+            }
+        }
+        ColumnData::List(v) => {
+            if let Some(l) = v.get(row) {
+                if l.iter().any(|s| needs_quotes(s)) {
+                    push_quoted(&l.join(";"), out);
+                } else {
+                    for (i, s) in l.iter().enumerate() {
+                        if i > 0 {
+                            out.push(';');
+                        }
+                        out.push_str(s);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// [`fmt_float`] appended to `out`.
+fn push_float(x: f64, out: &mut String) {
+    use std::fmt::Write as _;
+    if !x.is_finite() {
+        return;
+    }
+    let start = out.len();
+    let _ = write!(out, "{x:.3}");
+    let keep = out[start..]
+        .trim_end_matches('0')
+        .trim_end_matches('.')
+        .len();
+    out.truncate(start + keep);
+}
+
+fn needs_quotes(s: &str) -> bool {
+    s.contains([',', '"', '\n', '\r'])
+}
+
+fn push_quoted(s: &str, out: &mut String) {
+    if needs_quotes(s) {
+        out.push('"');
+        for c in s.chars() {
+            if c == '"' {
+                out.push('"');
+            }
+            out.push(c);
+        }
+        out.push('"');
+    } else {
+        out.push_str(s);
+    }
+}
+
 /// Durations: microsecond resolution is plenty for milliseconds and keeps files diffable.
 pub fn fmt_float(x: f64) -> String {
     if x.is_finite() {
@@ -51,7 +131,7 @@ pub fn fmt_float(x: f64) -> String {
 }
 
 fn quote(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
+    if needs_quotes(s) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
         s.to_string()
@@ -79,5 +159,47 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "id,ms,s,ts\n1,2.5,\"a,b\",1970-01-01T00:00:01.500000000Z\n2,,plain,1970-01-01T00:00:01.500000000Z\n"
         );
+    }
+
+    #[test]
+    fn appended_cells_equal_cell_text() {
+        let rows = vec![
+            (
+                Some(-3i64),
+                Some(1.0f64),
+                Some("x\"y"),
+                vec!["a".to_string(), "b".into()],
+                Some(Timestamp(-1)),
+            ),
+            (
+                None,
+                Some(0.1234),
+                None,
+                vec!["c,d".to_string()],
+                Some(Timestamp(i64::MAX)),
+            ),
+            (
+                Some(0),
+                Some(f64::NAN),
+                Some(""),
+                vec![],
+                Some(Timestamp(i64::MIN)),
+            ),
+        ];
+        let t = TableBuilder::new("t", &rows)
+            .int("i", |r| r.0)
+            .float("f", |r| r.1)
+            .str("s", |r| r.2.map(str::to_string))
+            .list("l", |r| r.3.clone())
+            .time("t", |r| r.4)
+            .bool("b", |r| r.0.map(|x| x == 0))
+            .build();
+        for c in &t.columns {
+            for row in 0..t.rows {
+                let mut s = String::from("prefix");
+                push_cell(&c.data, row, &mut s);
+                assert_eq!(&s[6..], cell(&c.data, row), "{} row {row}", c.name);
+            }
+        }
     }
 }
