@@ -2,7 +2,8 @@
 # Benchmark: lifecycle against the bare floor pass (and tshark, when installed) on
 # generated captures of the given sizes, all measured in the same run.
 #
-#   bench/run.sh [SIZE_MB ...]          default: 100 1000
+#   bench/run.sh [SIZE_MB ...]          default: 400 4000 (see bench/README.md: RSS is compared
+#                                       once both captures outlast the 300 s TCP idle timeout)
 #
 # Environment:
 #   BENCH_DIR   where captures and outputs go (default: a new temp dir, removed at exit)
@@ -19,7 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 SIZES=("$@")
-[ ${#SIZES[@]} -gt 0 ] || SIZES=(100 1000)
+[ ${#SIZES[@]} -gt 0 ] || SIZES=(400 4000)
 REPS=${REPS:-3}
 SEED=${SEED:-1}
 TSHARK=${TSHARK:-1}
@@ -113,29 +114,38 @@ for size in "${SIZES[@]}"; do
     # Warm the page cache so the first timed tool does not pay for the disk.
     cat "$cap" >/dev/null
 
-    # Floor and lifecycle alternate, so drift on a noisy machine hits both alike.
-    : >"$DIR/floor-$size.times"
-    : >"$DIR/lifecycle-$size.times"
-    frc=0
-    lrc=0
-    for ((r = 0; r < REPS; r++)); do
-        echo "== $size MB: run $((r + 1))/$REPS floor, lifecycle" >&2
-        line=$(measure "$DIR/floor-$size.stdout" "$FLOOR" "$cap")
-        echo "$line" >>"$DIR/floor-$size.times"
-        [ "${line##* }" = 0 ] || frc=${line##* }
-        rm -rf "$DIR/out-$size"
-        mkdir -p "$DIR/out-$size"
-        line=$(measure "$DIR/lifecycle-$size.stdout" "$LIFECYCLE" analyze --quiet \
-            --format csv --out "$DIR/out-$size" "$cap")
-        echo "$line" >>"$DIR/lifecycle-$size.times"
-        [ "${line##* }" = 0 ] || lrc=${line##* }
+    # Floor and the lifecycle variants alternate, so drift on a noisy machine hits all alike.
+    # lifecycle: one thread, CSV; lifecycle-t2: two threads, CSV; lifecycle-pq: one thread,
+    # Parquet (the default format).
+    variants=(floor lifecycle lifecycle-t2 lifecycle-pq)
+    declare -A vrc=()
+    for t in "${variants[@]}"; do
+        : >"$DIR/$t-$size.times"
+        vrc[$t]=0
     done
-    for t in floor lifecycle; do
-        rc=$frc
-        [ $t = floor ] || rc=$lrc
+    for ((r = 0; r < REPS; r++)); do
+        echo "== $size MB: run $((r + 1))/$REPS ${variants[*]}" >&2
+        for t in "${variants[@]}"; do
+            rm -rf "$DIR/out-$size"
+            mkdir -p "$DIR/out-$size"
+            case $t in
+            floor) cmd=("$FLOOR" "$cap") ;;
+            lifecycle) cmd=("$LIFECYCLE" analyze --quiet --threads 1 --format csv
+                --out "$DIR/out-$size" "$cap") ;;
+            lifecycle-t2) cmd=("$LIFECYCLE" analyze --quiet --threads 2 --format csv
+                --out "$DIR/out-$size" "$cap") ;;
+            lifecycle-pq) cmd=("$LIFECYCLE" analyze --quiet --threads 1 --format parquet
+                --out "$DIR/out-$size" "$cap") ;;
+            esac
+            line=$(measure "$DIR/$t-$size.stdout" "${cmd[@]}")
+            echo "$line" >>"$DIR/$t-$size.times"
+            [ "${line##* }" = 0 ] || vrc[$t]=${line##* }
+        done
+    done
+    for t in "${variants[@]}"; do
         secs=$(awk '{print $1}' "$DIR/$t-$size.times" | median)
         rss=$(awk '{print $2}' "$DIR/$t-$size.times" | sort -n | tail -n1)
-        printf '%s\t%s\t%s\t%s\t%s\n' "$t" "$size" "$secs" "$rss" "$rc" >>"$RESULTS"
+        printf '%s\t%s\t%s\t%s\t%s\n' "$t" "$size" "$secs" "$rss" "${vrc[$t]}" >>"$RESULTS"
     done
     if [ "$HAVE_TSHARK" = 1 ]; then
         echo "== $size MB: tshark -T fields (once)" >&2
@@ -160,16 +170,25 @@ awk -F'\t' '
             printf "%-10s %8.0f %9.3f %9.0f %12.0f %9.1f %9.2f %s\n", tool[i], mb, secs[i],
                 mb / t, pkts[s] / t, rss[i] / 1024, secs[i] / floor[s], note
         }
-        # Peak RSS of lifecycle, largest capture against smallest: ~1.0 means flat.
-        lo = ""; hi = ""
-        for (i = 1; i <= n; i++) if (tool[i] == "lifecycle") {
-            if (lo == "" || bytes[size[i]] < bytes[size[lo]]) lo = i
-            if (hi == "" || bytes[size[i]] > bytes[size[hi]]) hi = i
+        # Peak RSS of each lifecycle variant, largest capture against smallest: ~1.0 means
+        # flat. And the speedup of two threads over one on each capture.
+        printf "\n"
+        split("lifecycle lifecycle-t2 lifecycle-pq", vs, " ")
+        for (v = 1; v <= 3; v++) {
+            lo = ""; hi = ""
+            for (i = 1; i <= n; i++) if (tool[i] == vs[v]) {
+                if (lo == "" || bytes[size[i]] < bytes[size[lo]]) lo = i
+                if (hi == "" || bytes[size[i]] > bytes[size[hi]]) hi = i
+            }
+            if (lo != "" && hi != lo)
+                printf "%s peak RSS: %.1f MB at %.0f MB, %.1f MB at %.0f MB: ratio %.2f for %.1fx the capture\n",
+                    vs[v], rss[lo] / 1024, bytes[size[lo]] / 1e6, rss[hi] / 1024,
+                    bytes[size[hi]] / 1e6, rss[hi] / rss[lo], bytes[size[hi]] / bytes[size[lo]]
         }
-        if (lo != "" && hi != lo)
-            printf "\nlifecycle peak RSS: %.1f MB at %.0f MB, %.1f MB at %.0f MB: ratio %.2f for %.1fx the capture\n",
-                rss[lo] / 1024, bytes[size[lo]] / 1e6, rss[hi] / 1024, bytes[size[hi]] / 1e6,
-                rss[hi] / rss[lo], bytes[size[hi]] / bytes[size[lo]]
+        for (i = 1; i <= n; i++) if (tool[i] == "lifecycle") one[size[i]] = secs[i]
+        for (i = 1; i <= n; i++) if (tool[i] == "lifecycle-t2" && secs[i] > 0)
+            printf "2 threads vs 1 at %.0f MB: %.2fx faster\n", bytes[size[i]] / 1e6,
+                one[size[i]] / secs[i]
     }' "$RESULTS"
 echo
 echo "medians of $REPS runs (tshark: 1 run); raw figures in $RESULTS"
