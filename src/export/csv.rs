@@ -42,11 +42,10 @@ pub fn cell(data: &ColumnData, row: usize) -> String {
 
 /// Appends one cell as CSV text to `out` (the writer's path: no allocation per cell).
 pub fn push_cell(data: &ColumnData, row: usize, out: &mut String) {
-    use std::fmt::Write as _;
     match data {
         ColumnData::Int(v) => {
             if let Some(x) = v.get(row).copied().flatten() {
-                let _ = write!(out, "{x}");
+                push_int(x, out);
             }
         }
         ColumnData::Float(v) => {
@@ -83,6 +82,27 @@ pub fn push_cell(data: &ColumnData, row: usize, out: &mut String) {
                 }
             }
         }
+    }
+}
+
+/// Decimal digits of `x` appended to `out` (what `{x}` prints, without the formatter).
+fn push_int(x: i64, out: &mut String) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut v = x.unsigned_abs();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    if x < 0 {
+        out.push('-');
+    }
+    for &b in &buf[i..] {
+        out.push(char::from(b));
     }
 }
 
@@ -185,6 +205,8 @@ mod tests {
                 vec![],
                 Some(Timestamp(i64::MIN)),
             ),
+            (Some(i64::MIN), Some(-0.0005), Some("\r"), vec![], None),
+            (Some(i64::MAX), Some(1e300), Some(""), vec![], None),
         ];
         let t = TableBuilder::new("t", &rows)
             .int("i", |r| r.0)
