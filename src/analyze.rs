@@ -896,50 +896,33 @@ struct Tee<'a> {
     stream: Option<&'a mut (dyn RowSink + 'static)>,
 }
 
+impl Tee<'_> {
+    /// Hands `row` to the stream and the collection (a clone when both want it).
+    fn each<T: Clone>(&mut self, row: T, put: impl Fn(&mut dyn RowSink, T)) {
+        match (&mut self.collect, &mut self.stream) {
+            (Some(c), Some(s)) => {
+                put(*s, row.clone());
+                put(*c, row);
+            }
+            (Some(c), None) => put(*c, row),
+            (None, Some(s)) => put(*s, row),
+            (None, None) => {}
+        }
+    }
+}
+
 impl RowSink for Tee<'_> {
     fn connection(&mut self, row: ConnectionRow) {
-        match (&mut self.collect, &mut self.stream) {
-            (Some(c), Some(s)) => {
-                s.connection(row.clone());
-                c.connection(row);
-            }
-            (Some(c), None) => c.connection(row),
-            (None, Some(s)) => s.connection(row),
-            (None, None) => {}
-        }
+        self.each(row, |s, r| s.connection(r));
     }
     fn request(&mut self, row: RequestRow) {
-        match (&mut self.collect, &mut self.stream) {
-            (Some(c), Some(s)) => {
-                s.request(row.clone());
-                c.request(row);
-            }
-            (Some(c), None) => c.request(row),
-            (None, Some(s)) => s.request(row),
-            (None, None) => {}
-        }
+        self.each(row, |s, r| s.request(r));
     }
     fn navigation(&mut self, row: NavigationRow) {
-        match (&mut self.collect, &mut self.stream) {
-            (Some(c), Some(s)) => {
-                s.navigation(row.clone());
-                c.navigation(row);
-            }
-            (Some(c), None) => c.navigation(row),
-            (None, Some(s)) => s.navigation(row),
-            (None, None) => {}
-        }
+        self.each(row, |s, r| s.navigation(r));
     }
     fn dns(&mut self, row: DnsLookup, navigation_id: Option<u64>) {
-        match (&mut self.collect, &mut self.stream) {
-            (Some(c), Some(s)) => {
-                s.dns(row.clone(), navigation_id);
-                c.dns(row, navigation_id);
-            }
-            (Some(c), None) => c.dns(row, navigation_id),
-            (None, Some(s)) => s.dns(row, navigation_id),
-            (None, None) => {}
-        }
+        self.each(row, |s, r| s.dns(r, navigation_id));
     }
 }
 

@@ -132,6 +132,13 @@ impl Drop for TableFile {
     }
 }
 
+/// Writes the buffered rows as one chunk and empties the buffer.
+fn flush<R>(f: &mut TableFile, rows: &mut Vec<R>, build: fn(&[R]) -> Table) -> io::Result<()> {
+    let r = f.write(&build(rows));
+    rows.clear();
+    r
+}
+
 /// The `navigations`, `requests`, `connections` and `dns` files of `--out DIR`, written as
 /// the rows are released.
 pub struct TableFiles {
@@ -162,22 +169,19 @@ impl TableFiles {
 
     fn flush_navigations(&mut self) {
         let (f, rows) = &mut self.navigations;
-        let r = f.write(&navigations_table(rows));
-        rows.clear();
+        let r = flush(f, rows, navigations_table);
         self.note(r);
     }
 
     fn flush_requests(&mut self) {
         let (f, rows) = &mut self.requests;
-        let r = f.write(&requests_table(rows));
-        rows.clear();
+        let r = flush(f, rows, requests_table);
         self.note(r);
     }
 
     fn flush_connections(&mut self) {
         let (f, rows) = &mut self.connections;
-        let r = f.write(&connections_table(rows));
-        rows.clear();
+        let r = flush(f, rows, connections_table);
         self.note(r);
     }
 
