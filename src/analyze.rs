@@ -7,7 +7,7 @@
 pub mod parallel;
 
 use crate::base::{Direction, Timestamp, Weird};
-use crate::capture::{CaptureError, CaptureReader, Event, Frame, Secrets};
+use crate::capture::{CaptureError, CaptureReader, Compression, Event, Frame, Secrets};
 use crate::correlate::stream::Watermark;
 use crate::correlate::{AnomalyRow, ConnectionRow, NavigationRow, RequestRow};
 use crate::correlate::{Collect, ConnOutcome, Correlator, RowSink};
@@ -24,6 +24,7 @@ use crate::reassembly::{Reassembler, StreamEvent};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::io::Read;
 use std::net::IpAddr;
+use std::path::Path;
 
 /// Anomaly rows kept per kind; beyond this they are counted in one summary row.
 pub const MAX_ANOMALIES_PER_KIND: u64 = 1000;
@@ -71,6 +72,21 @@ pub struct CaptureInfo {
 }
 
 impl CaptureInfo {
+    /// Counts one frame.
+    fn add_frame(&mut self, frame: &Frame<'_>) {
+        self.frames += 1;
+        self.bytes += frame.data.len() as u64;
+        if self.first_ts.is_none_or(|t| frame.ts < t) {
+            self.first_ts = Some(frame.ts);
+        }
+        if self.last_ts.is_none_or(|t| frame.ts > t) {
+            self.last_ts = Some(frame.ts);
+        }
+        if !self.linktypes.contains(&frame.linktype) && self.linktypes.len() < 16 {
+            self.linktypes.push(frame.linktype);
+        }
+    }
+
     /// "first → last (N s)", or "no packets".
     pub fn span_text(&self) -> String {
         match (self.first_ts, self.last_ts) {
@@ -275,7 +291,11 @@ impl Analyzer {
 
     /// Worker side: what was found since the last report (see [`parallel::Report`]).
     pub(crate) fn report(&mut self, tick: Option<Timestamp>) -> parallel::Report {
-        if tick.is_none() {
+        self.report_rows(tick, tick.is_none())
+    }
+
+    fn report_rows(&mut self, tick: Option<Timestamp>, last: bool) -> parallel::Report {
+        if last {
             self.stamp(Timestamp(i64::MAX));
         }
         self.conn_stamped = 0;
@@ -296,11 +316,12 @@ impl Analyzer {
             parts: std::mem::take(&mut self.parts),
             created: self.flows.take_created(),
             bounds: self.bounds.take().unwrap_or_default(),
-            counts: if tick.is_none() {
+            counts: if last {
                 std::mem::take(&mut self.anomaly_counts)
             } else {
                 FxHashMap::default()
             },
+            ..Default::default()
         }
     }
 
@@ -458,17 +479,7 @@ impl Analyzer {
         let result = loop {
             match reader.next_event() {
                 Ok(Some(Event::Frame(frame))) => {
-                    info.frames += 1;
-                    info.bytes += frame.data.len() as u64;
-                    if info.first_ts.is_none_or(|t| frame.ts < t) {
-                        info.first_ts = Some(frame.ts);
-                    }
-                    if info.last_ts.is_none_or(|t| frame.ts > t) {
-                        info.last_ts = Some(frame.ts);
-                    }
-                    if !info.linktypes.contains(&frame.linktype) && info.linktypes.len() < 16 {
-                        info.linktypes.push(frame.linktype);
-                    }
+                    info.add_frame(&frame);
                     if frame.ts.0 >= self.next_expire {
                         self.next_expire = frame.ts.0.saturating_add(EXPIRE_EVERY_NS);
                         match self.pool.as_mut() {
@@ -500,16 +511,136 @@ impl Analyzer {
                 Err(e) => break Err(e),
             }
         };
-        self.out.frames = self.out.frames.max(reader.frames() + self.out.frames);
-        if reader.bad_interface > 0 {
+        let (frames, bad) = (reader.frames(), reader.bad_interface);
+        self.end_capture(info, frames, bad, result)
+    }
+
+    /// Reads one capture file from disk: with worker threads and an uncompressed file, every
+    /// worker reads the file itself and keeps its shard's frames (no frame is copied between
+    /// threads; the reader thread only correlates and writes), else as [`Self::feed_capture`]
+    /// does. `input` is the already opened file (used in the second case).
+    pub fn feed_file(
+        &mut self,
+        path: &Path,
+        name: &str,
+        input: impl Read + Send,
+        compression: Compression,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<(), CaptureError> {
+        if self.pool.is_none() || compression != Compression::None || path.as_os_str() == "-" {
+            return self.feed_capture(name, input, progress);
+        }
+        drop(input);
+        self.capture_idx = self.out.captures.len() as u32;
+        self.capture_names.push(name.to_string());
+        let first_frame = self.out.frames;
+        let idx = self.capture_idx;
+        if let Some(pool) = self.pool.as_mut() {
+            pool.read_file(path, idx, name, first_frame);
+        }
+        loop {
+            let Some(mut group) = self.pool.as_mut().and_then(|p| p.next_group()) else {
+                let info = CaptureInfo {
+                    name: name.to_string(),
+                    ..Default::default()
+                };
+                let e = CaptureError::Unreadable {
+                    detail: format!("{name}: a worker thread stopped"),
+                };
+                return self.end_capture(info, 0, 0, Err(e));
+            };
+            if let Some(o) = group.iter().find_map(|r| r.offset) {
+                progress(o);
+            }
+            let end = group.iter().any(|r| r.end);
+            let done = group.iter_mut().find_map(|r| r.done.take());
+            self.absorb(group);
+            if end {
+                let d = done.unwrap_or_default();
+                self.out.secrets.extend(d.secrets);
+                let mut info = d.info;
+                info.name = name.to_string();
+                return self.end_capture(info, d.frames, d.bad_interface, d.result);
+            }
+        }
+    }
+
+    /// Worker side of [`Self::feed_file`]: reads the whole capture, processes the frames of
+    /// shard `w` of `n`, reports at every expiry tick, then marks the end (worker 0 with the
+    /// capture's facts).
+    pub(crate) fn read_shard(
+        &mut self,
+        path: &Path,
+        capture: u32,
+        name: &str,
+        first_frame: u64,
+        (w, n): (usize, usize),
+        reports: &std::sync::mpsc::Sender<parallel::Report>,
+    ) {
+        self.set_capture(capture, name);
+        let mut done = parallel::CaptureDone::default();
+        let reader = crate::capture::open_input(path)
+            .and_then(|(input, _)| CaptureReader::new(input, first_frame));
+        let mut reader = match reader {
+            Ok(r) => r,
+            Err(e) => {
+                done.result = Err(e);
+                let _ = reports.send(parallel::Report::end(w == 0, done));
+                return;
+            }
+        };
+        done.result = loop {
+            match reader.next_event() {
+                Ok(Some(Event::Frame(frame))) => {
+                    done.info.add_frame(&frame);
+                    let mut tick = None;
+                    if frame.ts.0 >= self.next_expire {
+                        self.next_expire = frame.ts.0.saturating_add(EXPIRE_EVERY_NS);
+                        self.expire(frame.ts);
+                        tick = Some(self.report(Some(frame.ts)));
+                    }
+                    if parallel::worker_of(&frame, n) == w {
+                        self.process(&frame);
+                    }
+                    if let Some(mut r) = tick {
+                        r.offset = (w == 0).then(|| reader.offset());
+                        let _ = reports.send(r);
+                    }
+                }
+                Ok(Some(Event::Secrets(s))) => {
+                    if s.kind == DSB_TLS_KEY_LOG {
+                        self.trackers.keys.add_text(&s.data);
+                    }
+                    if w == 0 {
+                        done.secrets.push(s);
+                    }
+                }
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        };
+        done.frames = reader.frames();
+        done.bad_interface = reader.bad_interface;
+        let _ = reports.send(parallel::Report::end(w == 0, done));
+    }
+
+    /// The end of one capture: frame numbering, the reader's anomalies, the capture's facts.
+    fn end_capture(
+        &mut self,
+        mut info: CaptureInfo,
+        frames: u64,
+        bad_interface: u64,
+        result: Result<(), CaptureError>,
+    ) -> Result<(), CaptureError> {
+        self.out.frames = self.out.frames.max(frames + self.out.frames);
+        if bad_interface > 0 {
             self.anomaly(
                 info.last_ts.unwrap_or_default(),
                 None,
                 None,
                 "pcapng-bad-block",
                 format!(
-                    "{} packet block(s) referred to an unknown interface or were malformed",
-                    reader.bad_interface
+                    "{bad_interface} packet block(s) referred to an unknown interface or were malformed"
                 ),
             );
         }

@@ -161,7 +161,7 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
     let mut read_any = false;
     for path in &args.captures {
         let name = path.display().to_string();
-        let (input, _compression) = match open_input(path) {
+        let (input, compression) = match open_input(path) {
             Ok(x) => x,
             Err(e) => {
                 eprintln!("lifecycle: {name}: {e}");
@@ -187,7 +187,7 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
                 b.set_position(pos.min(size));
             }
         };
-        match analyzer.feed_capture(&name, input, &mut progress) {
+        match analyzer.feed_file(path, &name, input, compression, &mut progress) {
             Ok(()) => read_any = true,
             Err(e) => {
                 eprintln!("lifecycle: {name}: {e}");

@@ -41,6 +41,13 @@ enum Msg {
     Tick(Timestamp),
     Keys(Vec<u8>),
     Capture(u32, String),
+    /// Read this capture file yourself and keep your shard's frames.
+    ReadFile {
+        path: std::path::PathBuf,
+        capture: u32,
+        name: String,
+        first_frame: u64,
+    },
 }
 
 #[derive(Default)]
@@ -63,6 +70,44 @@ pub(crate) struct Report {
     pub created: Vec<(u64, u64)>,
     pub bounds: Bounds,
     pub counts: FxHashMap<String, u64>,
+    /// Worker 0 reading a file itself: how far it has read (for the progress bar).
+    pub offset: Option<u64>,
+    /// The worker has read the whole capture file (see `Analyzer::feed_file`).
+    pub end: bool,
+    /// Worker 0's facts about that capture.
+    pub done: Option<CaptureDone>,
+}
+
+impl Report {
+    /// The end-of-capture marker (rows stay with the worker until its next tick).
+    pub fn end(facts: bool, done: CaptureDone) -> Self {
+        Report {
+            end: true,
+            done: facts.then_some(done),
+            ..Default::default()
+        }
+    }
+}
+
+/// What reading one capture file found (worker 0 reports it).
+pub(crate) struct CaptureDone {
+    pub info: super::CaptureInfo,
+    pub frames: u64,
+    pub bad_interface: u64,
+    pub result: Result<(), crate::capture::CaptureError>,
+    pub secrets: Vec<crate::capture::Secrets>,
+}
+
+impl Default for CaptureDone {
+    fn default() -> Self {
+        CaptureDone {
+            info: Default::default(),
+            frames: 0,
+            bad_interface: 0,
+            result: Ok(()),
+            secrets: Vec::new(),
+        }
+    }
 }
 
 /// The worker threads, the batches being filled for them, and their reports not yet merged.
@@ -79,11 +124,11 @@ impl Pool {
         let mut senders = Vec::new();
         let mut handles = Vec::new();
         let mut replies = Vec::new();
-        for _ in 0..threads {
+        for w in 0..threads {
             let (tx, rx): (SyncSender<Batch>, Receiver<Batch>) = sync_channel(IN_FLIGHT);
             let (rtx, rrx): (Sender<Report>, Receiver<Report>) = channel();
             let o = opts.clone();
-            handles.push(std::thread::spawn(move || worker(o, rx, rtx)));
+            handles.push(std::thread::spawn(move || worker(o, rx, rtx, (w, threads))));
             senders.push(tx);
             replies.push(rrx);
         }
@@ -96,6 +141,41 @@ impl Pool {
             replies,
             queues,
         }
+    }
+
+    /// Every worker reads `path` itself (capture number `capture`, frames numbered from
+    /// `first_frame`) and keeps its shard's frames.
+    pub fn read_file(
+        &mut self,
+        path: &std::path::Path,
+        capture: u32,
+        name: &str,
+        first_frame: u64,
+    ) {
+        self.broadcast(|| Msg::ReadFile {
+            path: path.to_path_buf(),
+            capture,
+            name: name.to_string(),
+            first_frame,
+        });
+        for w in 0..self.pending.len() {
+            self.send(w);
+        }
+    }
+
+    /// The next report of every worker, waiting for them; `None` when a worker has stopped.
+    pub(crate) fn next_group(&mut self) -> Option<Vec<Report>> {
+        for (rx, q) in self.replies.iter().zip(self.queues.iter_mut()) {
+            if q.is_empty() {
+                q.push_back(rx.recv().ok()?);
+            }
+        }
+        Some(
+            self.queues
+                .iter_mut()
+                .filter_map(|q| q.pop_front())
+                .collect(),
+        )
     }
 
     /// The reports of every worker for the ticks all of them have passed, one group per tick
@@ -160,10 +240,7 @@ impl Pool {
     }
 
     pub fn frame(&mut self, f: &Frame<'_>) {
-        let n = self.pending.len().max(1);
-        let w = shard(f.linktype, f.data)
-            .map(|h| (h % n as u64) as usize)
-            .unwrap_or(0);
+        let w = worker_of(f, self.pending.len());
         let Some(b) = self.pending.get_mut(w) else {
             return;
         };
@@ -210,7 +287,14 @@ impl Pool {
     }
 }
 
-fn worker(opts: Options, rx: Receiver<Batch>, reports: Sender<Report>) {
+/// The worker of `n` that owns a frame.
+pub(crate) fn worker_of(f: &Frame<'_>, n: usize) -> usize {
+    shard(f.linktype, f.data)
+        .map(|h| (h % n.max(1) as u64) as usize)
+        .unwrap_or(0)
+}
+
+fn worker(opts: Options, rx: Receiver<Batch>, reports: Sender<Report>, shard: (usize, usize)) {
     let mut a = Analyzer::new_worker(opts);
     while let Ok(batch) = rx.recv() {
         for msg in batch.msgs {
@@ -242,6 +326,12 @@ fn worker(opts: Options, rx: Receiver<Batch>, reports: Sender<Report>) {
                     a.add_keylog(&k);
                 }
                 Msg::Capture(i, name) => a.set_capture(i, &name),
+                Msg::ReadFile {
+                    path,
+                    capture,
+                    name,
+                    first_frame,
+                } => a.read_shard(&path, capture, &name, first_frame, shard, &reports),
             }
         }
     }

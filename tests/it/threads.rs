@@ -114,3 +114,28 @@ fn rows_released_while_reading_equal_rows_released_at_the_end() {
         }
     }
 }
+
+#[test]
+fn compressed_input_through_the_reader_thread_gives_identical_output() {
+    // A gzip capture cannot be read by every worker cheaply: the reader thread decompresses
+    // and sends each frame to its worker. Same tables as one thread.
+    let src = testdata("lab/chromium-cold-then-warm/chromium-cold-then-warm.dsb.pcapng");
+    let dir = tempfile::tempdir().unwrap();
+    let gz = dir.path().join("capture.pcapng.gz");
+    let mut enc = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz).unwrap(),
+        flate2::Compression::fast(),
+    );
+    std::io::Write::write_all(&mut enc, &std::fs::read(&src).unwrap()).unwrap();
+    enc.finish().unwrap();
+    let one = tables(&gz, 1, None);
+    assert_eq!(one.len(), 7);
+    let requests = one.iter().find(|(n, _)| n == "requests.csv").unwrap();
+    assert!(requests.1.lines().count() > 5, "{}", requests.1);
+    for n in [2, 3] {
+        let many = tables(&gz, n, None);
+        for ((name, a), (_, b)) in one.iter().zip(&many) {
+            assert!(a == b, "gzip with {n} threads: {name} differs");
+        }
+    }
+}
