@@ -1,9 +1,13 @@
 //! All cores: frames are sharded over worker threads by a symmetric hash of the two host
 //! addresses, so both directions of a flow, all its IP fragments and every flow between two
 //! hosts (a client and its resolver: DNS, and the TC→TCP retry) land on one worker. DHCP
-//! and ARP (broadcast, no host pair) go to worker 0. Expiry ticks and TLS keys are sent to
-//! every worker in stream order, so each worker expires state at the same capture times as
-//! a single-threaded run. At each tick every worker reports what it finished ([`Report`]);
+//! and ARP (broadcast, no host pair) go to worker 0.
+//!
+//! An uncompressed capture file is read by every worker itself: each parses all frames
+//! (cheap) and processes only its shard's, expiring state at the same capture times as a
+//! single-threaded run and adding TLS keys as it meets them. Compressed input and standard
+//! input are read once by the main thread, which sends each frame to its worker in batches,
+//! with expiry ticks and keys to every worker in stream order. At each tick every worker reports what it finished ([`Report`]);
 //! once all have reported a tick, the main thread numbers the new flows in capture order
 //! (by first frame, as one analyzer numbers them), feeds the rows to its correlator and
 //! releases what is final, so memory stays bounded as in a single-threaded run. The output
