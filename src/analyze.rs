@@ -575,7 +575,7 @@ impl Analyzer {
         name: &str,
         first_frame: u64,
         (w, n): (usize, usize),
-        reports: &std::sync::mpsc::Sender<parallel::Report>,
+        reports: &std::sync::mpsc::SyncSender<parallel::Report>,
     ) {
         self.set_capture(capture, name);
         let mut done = parallel::CaptureDone::default();

@@ -22,7 +22,7 @@ use crate::capture::{Frame, linktype};
 use crate::correlate::ConnOutcome;
 use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
-use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
 /// Messages per batch sent to a worker.
@@ -31,6 +31,11 @@ const BATCH_MSGS: usize = 1024;
 const BATCH_BYTES: usize = 1 << 20;
 /// Batches in flight per worker (memory bound: BATCH_BYTES × this × workers).
 const IN_FLIGHT: usize = 4;
+/// Reports a worker may send ahead of the main thread (one per second of capture time):
+/// a worker reading a file itself waits when the main thread's correlation and writing
+/// fall behind, so the rows in flight stay bounded. (Feeding batches, the main thread reads
+/// reports after every tick, and a worker is at most `IN_FLIGHT` + 1 ticks ahead of it.)
+const REPORTS_IN_FLIGHT: usize = 64;
 
 enum Msg {
     Frame {
@@ -130,7 +135,8 @@ impl Pool {
         let mut replies = Vec::new();
         for w in 0..threads {
             let (tx, rx): (SyncSender<Batch>, Receiver<Batch>) = sync_channel(IN_FLIGHT);
-            let (rtx, rrx): (Sender<Report>, Receiver<Report>) = channel();
+            let (rtx, rrx): (SyncSender<Report>, Receiver<Report>) =
+                sync_channel(REPORTS_IN_FLIGHT);
             let o = opts.clone();
             handles.push(std::thread::spawn(move || worker(o, rx, rtx, (w, threads))));
             senders.push(tx);
@@ -298,7 +304,7 @@ pub(crate) fn worker_of(f: &Frame<'_>, n: usize) -> usize {
         .unwrap_or(0)
 }
 
-fn worker(opts: Options, rx: Receiver<Batch>, reports: Sender<Report>, shard: (usize, usize)) {
+fn worker(opts: Options, rx: Receiver<Batch>, reports: SyncSender<Report>, shard: (usize, usize)) {
     let mut a = Analyzer::new_worker(opts);
     while let Ok(batch) = rx.recv() {
         for msg in batch.msgs {
