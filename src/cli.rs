@@ -53,7 +53,7 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "MS", default_value_t = 2000.0)]
     pub idle_gap: f64,
     /// Worker threads (flows are sharded by host pair; the output is the same for any
-    /// number). 0 = one per available core with three or more cores, else one thread.
+    /// number). 0 = one per available core.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub threads: usize,
     /// No report on standard output and no progress bar.

@@ -116,12 +116,7 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
         return ExitCode::from(2);
     }
     let threads = if args.threads == 0 {
-        // Workers run beside the reader thread, which also correlates and writes: on two
-        // cores, two workers measured no faster than one thread (bench/README.md).
-        match std::thread::available_parallelism().map_or(1, |n| n.get()) {
-            n if n <= 2 => 1,
-            n => n,
-        }
+        std::thread::available_parallelism().map_or(1, |n| n.get())
     } else {
         args.threads
     };
