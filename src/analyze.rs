@@ -535,8 +535,9 @@ impl Analyzer {
         self.capture_names.push(name.to_string());
         let first_frame = self.out.frames;
         let idx = self.capture_idx;
+        let next_expire = self.next_expire;
         if let Some(pool) = self.pool.as_mut() {
-            pool.read_file(path, idx, name, first_frame);
+            pool.read_file(path, idx, name, (first_frame, next_expire));
         }
         loop {
             let Some(mut group) = self.pool.as_mut().and_then(|p| p.next_group()) else {
@@ -558,6 +559,8 @@ impl Analyzer {
             if end {
                 let d = done.unwrap_or_default();
                 self.out.secrets.extend(d.secrets);
+                // The next capture ticks where this one left off, as one thread would.
+                self.next_expire = self.next_expire.max(d.next_expire);
                 let mut info = d.info;
                 info.name = name.to_string();
                 return self.end_capture(info, d.frames, d.bad_interface, d.result);
@@ -621,6 +624,7 @@ impl Analyzer {
         };
         done.frames = reader.frames();
         done.bad_interface = reader.bad_interface;
+        done.next_expire = self.next_expire;
         let _ = reports.send(parallel::Report::end(w == 0, done));
     }
 

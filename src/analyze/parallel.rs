@@ -34,8 +34,10 @@ const IN_FLIGHT: usize = 4;
 /// Reports a worker may send ahead of the main thread (one per second of capture time):
 /// a worker reading a file itself waits when the main thread's correlation and writing
 /// fall behind, so the rows in flight stay bounded. (Feeding batches, the main thread reads
-/// reports after every tick, and a worker is at most `IN_FLIGHT` + 1 ticks ahead of it.)
-const REPORTS_IN_FLIGHT: usize = 64;
+/// reports after every tick it sends, and a worker holds at most `IN_FLIGHT` + 1 batches of
+/// at most one tick each, so it never waits on a full report channel while the main thread
+/// waits on its full batch channel.)
+const REPORTS_IN_FLIGHT: usize = 16;
 
 enum Msg {
     Frame {
@@ -56,6 +58,8 @@ enum Msg {
         capture: u32,
         name: String,
         first_frame: u64,
+        /// Capture time of the next expiry tick (carried across captures).
+        next_expire: i64,
     },
 }
 
@@ -105,6 +109,7 @@ pub(crate) struct CaptureDone {
     pub bad_interface: u64,
     pub result: Result<(), crate::capture::CaptureError>,
     pub secrets: Vec<crate::capture::Secrets>,
+    pub next_expire: i64,
 }
 
 impl Default for CaptureDone {
@@ -115,6 +120,7 @@ impl Default for CaptureDone {
             bad_interface: 0,
             result: Ok(()),
             secrets: Vec::new(),
+            next_expire: i64::MIN,
         }
     }
 }
@@ -154,19 +160,20 @@ impl Pool {
     }
 
     /// Every worker reads `path` itself (capture number `capture`, frames numbered from
-    /// `first_frame`) and keeps its shard's frames.
+    /// `first_frame`, the next expiry tick at `next_expire`) and keeps its shard's frames.
     pub fn read_file(
         &mut self,
         path: &std::path::Path,
         capture: u32,
         name: &str,
-        first_frame: u64,
+        (first_frame, next_expire): (u64, i64),
     ) {
         self.broadcast(|| Msg::ReadFile {
             path: path.to_path_buf(),
             capture,
             name: name.to_string(),
             first_frame,
+            next_expire,
         });
         for w in 0..self.pending.len() {
             self.send(w);
@@ -278,6 +285,12 @@ impl Pool {
             self.send(w);
         }
         self.senders.clear();
+        // Every report until each worker has finished (it may wait on a full channel).
+        for (rx, q) in self.replies.iter().zip(self.queues.iter_mut()) {
+            while let Ok(r) = rx.recv() {
+                q.push_back(r);
+            }
+        }
         for h in std::mem::take(&mut self.handles) {
             // A worker that panicked loses its rows; the others still report.
             let _ = h.join();
@@ -341,7 +354,11 @@ fn worker(opts: Options, rx: Receiver<Batch>, reports: SyncSender<Report>, shard
                     capture,
                     name,
                     first_frame,
-                } => a.read_shard(&path, capture, &name, first_frame, shard, &reports),
+                    next_expire,
+                } => {
+                    a.next_expire = next_expire;
+                    a.read_shard(&path, capture, &name, first_frame, shard, &reports);
+                }
             }
         }
     }

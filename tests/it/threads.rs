@@ -138,4 +138,31 @@ fn compressed_input_through_the_reader_thread_gives_identical_output() {
             assert!(a == b, "gzip with {n} threads: {name} differs");
         }
     }
+    // Two captures in one run, the first read by the reader thread and the second by the
+    // workers themselves: ticks and frame numbers carry over as with one thread.
+    let both = |threads: &str| {
+        let out = tempfile::tempdir().unwrap();
+        let o = Command::new(env!("CARGO_BIN_EXE_lifecycle"))
+            .args([
+                "analyze",
+                "--quiet",
+                "--format",
+                "csv",
+                "--threads",
+                threads,
+            ])
+            .arg("--out")
+            .arg(out.path())
+            .arg(&gz)
+            .arg(testdata("lab/lossy/lossy.pcapng"))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        ["requests", "connections", "dns", "navigations", "anomalies"]
+            .map(|t| std::fs::read_to_string(out.path().join(format!("{t}.csv"))).unwrap())
+    };
+    assert!(
+        both("1") == both("2"),
+        "two captures: 1 and 2 threads differ"
+    );
 }
