@@ -7,7 +7,7 @@
 //! (cheap) and processes only its shard's, expiring state at the same capture times as a
 //! single-threaded run and adding TLS keys as it meets them. Compressed input and standard
 //! input are read once by the main thread, which sends each frame to its worker in batches,
-//! with expiry ticks and keys to every worker in stream order. At each tick every worker reports what it finished ([`Report`]);
+//! with expiry ticks and keys to every worker in stream order. At each tick every worker reports what it finished (`Report`);
 //! once all have reported a tick, the main thread numbers the new flows in capture order
 //! (by first frame, as one analyzer numbers them), feeds the rows to its correlator and
 //! releases what is final, so memory stays bounded as in a single-threaded run. The output

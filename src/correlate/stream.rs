@@ -6,7 +6,8 @@
 //! exchanges, and once per second of capture time a [`Watermark`]: the time before which no
 //! new connection can start and every tracker has emitted its rows. From it:
 //!
-//! 1. a finished connection whose first packet is before the watermark becomes request rows
+//! 1. a finished connection (or the finished exchanges of a live one gone idle) whose first
+//!    packet is before the watermark becomes request rows
 //!    (its DNS lookup and ARP wait are joined then: both are over by its first packet);
 //! 2. requests that start more than [`LOOKBACK_MS`] before the watermark get their ids, in
 //!    start order, and are grouped into navigations (no connection released later can have a
@@ -17,7 +18,11 @@
 //!    was asked) is known; a connection once its requests have ids, in id order.
 //!
 //! At the end everything is released. The rows and ids are the same whichever way the input
-//! arrives (all at once from worker threads, or a second at a time): tested.
+//! arrives (all at once, or a second at a time, from one analyzer or several workers):
+//! tested.
+//!
+//! Imports `base`, `flow`, `protocol` and its parent's rows; writes through [`RowSink`], which
+//! the exporters implement (it never imports them).
 
 use super::findings::Finding;
 use super::rows::{ConnectionRow, NavigationRow, RequestRow};

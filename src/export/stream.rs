@@ -5,6 +5,8 @@
 //!
 //! Files are written under a temporary name beside the final one and renamed when the table
 //! is complete ([`RowSink::close`]); a failed run leaves any previous file in place.
+//!
+//! Imports `correlate` (rows, the sink trait) and the table model and writers beside it.
 
 use super::table::Table;
 use super::{Format, connections_table, csv, dns_table_from, json, navigations_table};
