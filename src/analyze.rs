@@ -38,6 +38,11 @@ const TRACKER_HOLD_MS: f64 = 7_000.0;
 /// exchanges so far to the correlator, so a kept-alive or abandoned connection does not hold
 /// back every row after it until it ends.
 const CHECKPOINT_IDLE_MS: f64 = 10_000.0;
+/// The same for an encrypted connection seen only as TLS records (no keys): a response can
+/// only be told complete by silence, so a response that pauses and continues (server-sent
+/// events, a download stalled by retransmission backoff) stays whole unless it pauses this
+/// long.
+const CHECKPOINT_IDLE_RECORDS_MS: f64 = 60_000.0;
 
 /// Analysis settings (from the command line).
 #[derive(Clone, Debug)]
@@ -749,7 +754,13 @@ impl Analyzer {
             if f.tcp.is_none() {
                 continue;
             }
-            if now.ms_since(f.last_ts) >= CHECKPOINT_IDLE_MS
+            let idle = match &f.app.app {
+                App::Tls(t) if matches!(t.inner, Inner::Undecided | Inner::None) => {
+                    CHECKPOINT_IDLE_RECORDS_MS
+                }
+                _ => CHECKPOINT_IDLE_MS,
+            };
+            if now.ms_since(f.last_ts) >= idle
                 && f.app.reported.is_none_or(|r| r < f.last_ts)
                 && let Some(o) = checkpoint(f, now)
             {
