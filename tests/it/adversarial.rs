@@ -1,6 +1,7 @@
 //! Hostile captures made by a generator here: each must finish, with bounded memory and a
 //! sensible anomaly count.
 
+use crate::util::{cli_tables, library_tables};
 use std::io::Write;
 use std::path::Path;
 use std::process::Command;
@@ -442,26 +443,6 @@ fn correlation_memory_follows_live_state_not_capture_length() {
     );
 }
 
-/// Tables (CSV) of a capture through the library, rows released while reading or not.
-fn library_tables(path: &Path, release_while_reading: bool) -> Vec<(String, String)> {
-    use lifecycle::analyze::{Analyzer, Options};
-    let mut a = Analyzer::new(Options {
-        release_while_reading,
-        ..Options::default()
-    });
-    let (r, _) = lifecycle::capture::open_input(path).unwrap();
-    a.feed_capture("web", r, &mut |_| {}).unwrap();
-    let out = a.finish();
-    lifecycle::export::tables(&out)
-        .iter()
-        .map(|t| {
-            let mut buf = Vec::new();
-            lifecycle::export::csv::write_csv(t, &mut buf).unwrap();
-            (t.name.to_string(), String::from_utf8(buf).unwrap())
-        })
-        .collect()
-}
-
 #[test]
 fn streamed_tables_equal_the_all_at_once_correlation() {
     // Rows released a second at a time (checkpoints of idle kept-alive connections
@@ -475,28 +456,15 @@ fn streamed_tables_equal_the_all_at_once_correlation() {
             "{name}: released while reading differs from all at once"
         );
     }
-    let tables = |threads: &str| {
-        let dir = tempfile::tempdir().unwrap();
-        let o = Command::new(env!("CARGO_BIN_EXE_lifecycle"))
-            .args([
-                "analyze",
-                "--quiet",
-                "--format",
-                "csv",
-                "--threads",
-                threads,
-            ])
-            .arg("--out")
-            .arg(dir.path())
-            .arg(&path)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        ["navigations", "requests", "connections", "dns"]
-            .map(|t| std::fs::read_to_string(dir.path().join(format!("{t}.csv"))).unwrap())
+    let tables = |threads| {
+        let all = cli_tables(&[path.as_path()], threads, None);
+        ["navigations", "requests", "connections", "dns"].map(|t| {
+            let name = format!("{t}.csv");
+            all.iter().find(|(n, _)| *n == name).unwrap().1.clone()
+        })
     };
-    let one = tables("1");
-    let two = tables("2");
+    let one = tables(1);
+    let two = tables(2);
     for (a, b) in one.iter().zip(&two) {
         assert!(a == b, "one and two threads give different tables");
     }

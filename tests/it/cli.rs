@@ -1,24 +1,14 @@
 //! The binary: exit codes, messages, output files.
 
-use crate::util::{public_dir, testdata};
+use crate::util::{lifecycle, public_dir, run_ok, testdata};
 use std::process::Command;
-
-fn lifecycle() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_lifecycle"))
-}
 
 #[test]
 fn clean_capture_exits_zero_with_report() {
-    let out = lifecycle()
-        .args(["analyze"])
-        .arg(public_dir().join("zeek_zeek/testing/btest/Traces/wikipedia.pcap"))
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_ok(
+        lifecycle()
+            .args(["analyze"])
+            .arg(public_dir().join("zeek_zeek/testing/btest/Traces/wikipedia.pcap")),
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("connections"), "{stdout}");
@@ -152,17 +142,11 @@ fn every_malformed_public_capture_fails_cleanly() {
 #[test]
 fn keylog_flag_decrypts_and_bad_path_exits_two() {
     let dir = public_dir().join("Voev_snet/tests/pcap/data/decrypt_by_keylog");
-    let out = lifecycle()
-        .args(["analyze", "--out", "-", "--format", "json", "--keylog"])
-        .arg(dir.join("log.txt"))
-        .arg(dir.join("tls1.3_curl_google.pcap"))
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_ok(
+        lifecycle()
+            .args(["analyze", "--out", "-", "--format", "json", "--keylog"])
+            .arg(dir.join("log.txt"))
+            .arg(dir.join("tls1.3_curl_google.pcap")),
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("https://www.google.com/"), "{stdout}");

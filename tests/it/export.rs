@@ -2,17 +2,13 @@
 //! HAR 1.2 (structural check, and `har-validator` when node has it), and the HTML page
 //! (self-contained; rendered in headless Chromium when it is installed).
 
-use crate::util::{analyze, testdata};
+use crate::util::{analyze, lifecycle, run_ok, testdata};
 use lifecycle::export::table::ColumnData;
 use lifecycle::export::{self, Format, har};
 use polars::prelude::{DataType, ParquetReader, SerReader, TimeUnit, TimeZone};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn lifecycle() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_lifecycle"))
-}
 
 /// The captures every export is checked on: the bundled one and the lab's.
 fn captures() -> Vec<PathBuf> {
@@ -102,19 +98,13 @@ fn default_format_is_parquet_and_files_are_replaced_atomically() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     for _ in 0..2 {
-        let o = lifecycle()
-            .arg("analyze")
-            .arg(testdata("lab/full-cold-curl/full-cold-curl.pcapng"))
-            .arg("--out")
-            .arg(&out)
-            .arg("--quiet")
-            .output()
-            .unwrap();
-        assert_eq!(
-            o.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&o.stderr)
+        run_ok(
+            lifecycle()
+                .arg("analyze")
+                .arg(testdata("lab/full-cold-curl/full-cold-curl.pcapng"))
+                .arg("--out")
+                .arg(&out)
+                .arg("--quiet"),
         );
     }
     let mut names: Vec<String> = std::fs::read_dir(&out)
@@ -199,17 +189,11 @@ fn json_files_are_typed_row_arrays() {
 #[test]
 fn out_dash_writes_one_json_object_to_stdout() {
     let cap = testdata("lab/full-cold-curl/full-cold-curl.pcapng");
-    let o = lifecycle()
-        .arg("analyze")
-        .arg(&cap)
-        .args(["--out", "-", "--format", "json"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
+    let o = run_ok(
+        lifecycle()
+            .arg("analyze")
+            .arg(&cap)
+            .args(["--out", "-", "--format", "json"]),
     );
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     let (a, _) = analyze(&cap);
@@ -253,19 +237,13 @@ fn out_dash_writes_one_json_object_to_stdout() {
 
 fn write_har(cap: &Path, dir: &Path) -> (PathBuf, Value) {
     let path = dir.join("out.har");
-    let o = lifecycle()
-        .arg("analyze")
-        .arg(cap)
-        .arg("--har")
-        .arg(&path)
-        .arg("--quiet")
-        .output()
-        .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
+    run_ok(
+        lifecycle()
+            .arg("analyze")
+            .arg(cap)
+            .arg("--har")
+            .arg(&path)
+            .arg("--quiet"),
     );
     let v = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     (path, v)
@@ -412,19 +390,13 @@ fn har_passes_har_validator_when_available() {
 
 fn write_html(cap: &Path, dir: &Path) -> (PathBuf, String) {
     let path = dir.join("page.html");
-    let o = lifecycle()
-        .arg("analyze")
-        .arg(cap)
-        .arg("--html")
-        .arg(&path)
-        .arg("--quiet")
-        .output()
-        .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
+    run_ok(
+        lifecycle()
+            .arg("analyze")
+            .arg(cap)
+            .arg("--html")
+            .arg(&path)
+            .arg("--quiet"),
     );
     let text = std::fs::read_to_string(&path).unwrap();
     (path, text)

@@ -1,38 +1,10 @@
 //! `--threads N` gives byte-identical tables to a single-threaded run.
 
-use crate::util::{public_dir, testdata};
+use crate::util::{cli_tables, library_tables, public_dir, testdata};
 use std::path::Path;
-use std::process::Command;
 
 fn tables(capture: &Path, threads: usize, keylog: Option<&Path>) -> Vec<(String, String)> {
-    let dir = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lifecycle"));
-    cmd.args(["analyze", "--quiet", "--format", "csv", "--threads"])
-        .arg(threads.to_string())
-        .arg("--out")
-        .arg(dir.path())
-        .arg(capture);
-    if let Some(k) = keylog {
-        cmd.arg("--keylog").arg(k);
-    }
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.code().is_some_and(|c| c <= 1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut v: Vec<(String, String)> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| {
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                std::fs::read_to_string(e.path()).unwrap_or_default(),
-            )
-        })
-        .collect();
-    v.sort();
-    v
+    cli_tables(&[capture], threads, keylog)
 }
 
 #[test]
@@ -59,27 +31,6 @@ fn threads_give_identical_output() {
             }
         }
     }
-}
-
-/// Tables (CSV text) through the library, rows released while reading or all at the end.
-fn library_tables(capture: &Path, release_while_reading: bool) -> Vec<(String, String)> {
-    use lifecycle::analyze::{Analyzer, Options};
-    let mut a = Analyzer::new(Options {
-        release_while_reading,
-        ..Options::default()
-    });
-    if let Ok((r, _)) = lifecycle::capture::open_input(capture) {
-        let _ = a.feed_capture("c", r, &mut |_| {});
-    }
-    let out = a.finish();
-    lifecycle::export::tables(&out)
-        .iter()
-        .map(|t| {
-            let mut buf = Vec::new();
-            lifecycle::export::csv::write_csv(t, &mut buf).unwrap();
-            (t.name.to_string(), String::from_utf8(buf).unwrap())
-        })
-        .collect()
 }
 
 #[test]
@@ -140,29 +91,7 @@ fn compressed_input_through_the_reader_thread_gives_identical_output() {
     }
     // Two captures in one run, the first read by the reader thread and the second by the
     // workers themselves: ticks and frame numbers carry over as with one thread.
-    let both = |threads: &str| {
-        let out = tempfile::tempdir().unwrap();
-        let o = Command::new(env!("CARGO_BIN_EXE_lifecycle"))
-            .args([
-                "analyze",
-                "--quiet",
-                "--format",
-                "csv",
-                "--threads",
-                threads,
-            ])
-            .arg("--out")
-            .arg(out.path())
-            .arg(&gz)
-            .arg(testdata("lab/lossy/lossy.pcapng"))
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        ["requests", "connections", "dns", "navigations", "anomalies"]
-            .map(|t| std::fs::read_to_string(out.path().join(format!("{t}.csv"))).unwrap())
-    };
-    assert!(
-        both("1") == both("2"),
-        "two captures: 1 and 2 threads differ"
-    );
+    let lossy = testdata("lab/lossy/lossy.pcapng");
+    let both = |threads| cli_tables(&[gz.as_path(), lossy.as_path()], threads, None);
+    assert!(both(1) == both(2), "two captures: 1 and 2 threads differ");
 }
