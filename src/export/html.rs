@@ -179,18 +179,11 @@ fn navigation(
     );
     let _ = writeln!(
         s,
-        "<p class=\"summary\">{} · client {} · {:.1} ms · {} requests on {} hosts · {} DNS lookups · \
-         {} new / {} reused connections · TLS {} full / {} resumed · {} B in, {} B out{}</p>",
+        "<p class=\"summary\">{} · client {} · {:.1} ms · {} · {} B in, {} B out{}</p>",
         n.start_time.to_rfc3339(),
         n.client_ip,
         n.duration_ms,
-        n.requests,
-        n.hosts,
-        n.dns_lookups,
-        n.connections_new,
-        n.connections_reused,
-        n.tls_full,
-        n.tls_resumed,
+        super::navigation_counts(n),
         n.bytes_in,
         n.bytes_out,
         n.slowest_phase

@@ -275,6 +275,22 @@ pub fn navigations_table(rows: &[NavigationRow]) -> Table {
         .build()
 }
 
+/// What a navigation was made of, as the report and the HTML page both say it:
+/// "N requests on H hosts · D DNS lookups · a new / b reused connections · TLS f full / r
+/// resumed".
+pub fn navigation_counts(n: &NavigationRow) -> String {
+    format!(
+        "{} requests on {} hosts · {} DNS lookups · {} new / {} reused connections · TLS {} full / {} resumed",
+        n.requests,
+        n.hosts,
+        n.dns_lookups,
+        n.connections_new,
+        n.connections_reused,
+        n.tls_full,
+        n.tls_resumed,
+    )
+}
+
 /// Every table of the analysis.
 pub fn tables(a: &Analysis) -> Vec<Table> {
     TABLES.iter().map(|build| build(a)).collect()

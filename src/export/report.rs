@@ -68,16 +68,10 @@ fn navigations(a: &Analysis, s: &mut String, color: bool) {
         );
         let _ = writeln!(
             s,
-            "  {} · {:.1} ms · {} requests on {} hosts · {} DNS lookups · {} new / {} reused connections · TLS {} full / {} resumed · {} B in",
+            "  {} · {:.1} ms · {} · {} B in",
             n.start_time.to_rfc3339(),
             n.duration_ms,
-            n.requests,
-            n.hosts,
-            n.dns_lookups,
-            n.connections_new,
-            n.connections_reused,
-            n.tls_full,
-            n.tls_resumed,
+            super::navigation_counts(n),
             n.bytes_in
         );
         let reqs: Vec<&RequestRow> = a

@@ -245,33 +245,27 @@ mod tests {
         )
     }
 
+    /// A SYN from the client at `t` ns with sequence number `isn`.
+    fn syn(s: &mut TcpStats, t: i64, isn: u32) {
+        s.segment(
+            Orig,
+            Timestamp(t),
+            isn,
+            0,
+            true,
+            false,
+            false,
+            false,
+            1000,
+            0,
+        );
+    }
+
     #[test]
     fn handshake_and_rtt() {
         let mut s = TcpStats::default();
-        s.segment(
-            Orig,
-            Timestamp(0),
-            100,
-            0,
-            true,
-            false,
-            false,
-            false,
-            1000,
-            0,
-        );
-        s.segment(
-            Orig,
-            Timestamp(1_000_000_000),
-            100,
-            0,
-            true,
-            false,
-            false,
-            false,
-            1000,
-            0,
-        );
+        syn(&mut s, 0, 100);
+        syn(&mut s, 1_000_000_000, 100);
         s.segment(
             Resp,
             Timestamp(1_040_000_000),
@@ -304,18 +298,7 @@ mod tests {
     #[test]
     fn retransmission_vs_out_of_order() {
         let mut s = TcpStats::default();
-        s.segment(
-            Orig,
-            Timestamp(0),
-            99,
-            0,
-            true,
-            false,
-            false,
-            false,
-            1000,
-            0,
-        );
+        syn(&mut s, 0, 99);
         assert_eq!(seg(&mut s, Orig, 1, 100, 10), SegmentClass::New);
         assert_eq!(seg(&mut s, Orig, 2, 120, 10), SegmentClass::New); // hole 110..120
         assert_eq!(seg(&mut s, Orig, 3, 110, 10), SegmentClass::OutOfOrder);
@@ -328,18 +311,7 @@ mod tests {
     #[test]
     fn late_hole_fill_is_a_repaired_loss() {
         let mut s = TcpStats::default();
-        s.segment(
-            Orig,
-            Timestamp(0),
-            99,
-            0,
-            true,
-            false,
-            false,
-            false,
-            1000,
-            0,
-        );
+        syn(&mut s, 0, 99);
         seg(&mut s, Orig, 1, 100, 10);
         seg(&mut s, Orig, 2, 120, 10); // hole 110..120 seen at t=2 ns
         // Filled 200 ms later: the sender retransmitted what was lost before the capture.
@@ -353,18 +325,7 @@ mod tests {
     #[test]
     fn wraps_around() {
         let mut s = TcpStats::default();
-        s.segment(
-            Orig,
-            Timestamp(0),
-            u32::MAX - 5,
-            0,
-            true,
-            false,
-            false,
-            false,
-            1000,
-            0,
-        );
+        syn(&mut s, 0, u32::MAX - 5);
         assert_eq!(seg(&mut s, Orig, 1, u32::MAX - 4, 10), SegmentClass::New);
         assert_eq!(seg(&mut s, Orig, 2, 5, 10), SegmentClass::New);
         assert_eq!(
