@@ -296,10 +296,9 @@ impl Analyzer {
 
     /// Worker side: what was found since the last report (see [`parallel::Report`]).
     pub(crate) fn report(&mut self, tick: Option<Timestamp>) -> parallel::Report {
-        self.report_rows(tick, tick.is_none())
-    }
-
-    fn report_rows(&mut self, tick: Option<Timestamp>, last: bool) -> parallel::Report {
+        // The last report (after the drain) stamps the flows ended by it and carries the
+        // anomaly counts.
+        let last = tick.is_none();
         if last {
             self.stamp(Timestamp(i64::MAX));
         }
