@@ -33,6 +33,7 @@ pub fn cell(data: &ColumnData, row: usize) -> String {
         ColumnData::Int(v) => v.get(row).copied().flatten().map(|x| x.to_string()),
         ColumnData::Float(v) => v.get(row).copied().flatten().map(fmt_float),
         ColumnData::Str(v) => v.get(row).cloned().flatten().map(|s| quote(&s)),
+        ColumnData::Ip(v) => v.get(row).copied().flatten().map(|a| a.to_string()),
         ColumnData::Bool(v) => v.get(row).copied().flatten().map(|b| b.to_string()),
         ColumnData::Time(v) => v.get(row).copied().flatten().map(|t| t.to_rfc3339()),
         ColumnData::List(v) => v.get(row).map(|l| quote(&l.join(";"))),
@@ -61,6 +62,11 @@ pub fn push_cell(data: &ColumnData, row: usize, out: &mut String) {
         ColumnData::Bool(v) => {
             if let Some(b) = v.get(row).copied().flatten() {
                 out.push_str(if b { "true" } else { "false" });
+            }
+        }
+        ColumnData::Ip(v) => {
+            if let Some(a) = v.get(row).copied().flatten() {
+                push_ip(a, out);
             }
         }
         ColumnData::Time(v) => {
@@ -106,11 +112,62 @@ fn push_int(x: i64, out: &mut String) {
     }
 }
 
-/// [`fmt_float`] appended to `out`.
+/// An address as `Display` writes it (dotted quad without the formatter for IPv4).
+fn push_ip(a: std::net::IpAddr, out: &mut String) {
+    use std::fmt::Write as _;
+    match a {
+        std::net::IpAddr::V4(v4) => {
+            for (i, o) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                push_int(i64::from(o), out);
+            }
+        }
+        std::net::IpAddr::V6(v6) => {
+            let _ = write!(out, "{v6}");
+        }
+    }
+}
+
+/// [`fmt_float`] appended to `out`. Rounding to thousandths is done in integers unless the
+/// value is within reach of a tie (or huge, or a negative zero), where the formatter decides.
 fn push_float(x: f64, out: &mut String) {
     use std::fmt::Write as _;
     if !x.is_finite() {
         return;
+    }
+    let y = x * 1000.0;
+    if y.abs() < 1e12 {
+        let r = y.round();
+        // |y - r| is at most 0.5; the product's rounding error is below 1e-3 here, so away
+        // from a tie the integer rounding is the exact decimal rounding.
+        if (y - r).abs() < 0.499 && !(r == 0.0 && x.is_sign_negative()) {
+            let v = r as i64;
+            if v < 0 {
+                out.push('-');
+            }
+            let v = v.unsigned_abs();
+            push_int((v / 1000) as i64, out);
+            let mut frac = v % 1000;
+            if frac != 0 {
+                out.push('.');
+                let mut digits = 3;
+                while frac.is_multiple_of(10) {
+                    frac /= 10;
+                    digits -= 1;
+                }
+                let text = [
+                    b'0' + (frac / 100 % 10) as u8,
+                    b'0' + (frac / 10 % 10) as u8,
+                    b'0' + (frac % 10) as u8,
+                ];
+                for &b in &text[3 - digits..] {
+                    out.push(char::from(b));
+                }
+            }
+            return;
+        }
     }
     let start = out.len();
     let _ = write!(out, "{x:.3}");
@@ -181,6 +238,51 @@ mod tests {
         );
     }
 
+    /// The integer rounding gives the formatter's text: random values, values from whole
+    /// nanoseconds and microseconds, near-ties, negatives, zeros and the extremes.
+    #[test]
+    fn push_float_equals_formatter() {
+        let mut seed = 0x9e3779b97f4a7c15u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut values = vec![
+            0.0,
+            -0.0,
+            0.0005,
+            -0.0005,
+            0.0015,
+            0.0625,
+            1.0005,
+            2.5,
+            -2.5,
+            999.9995,
+            1e-9,
+            -1e-9,
+            1e9,
+            1e12,
+            1e15,
+            123456789.0125,
+            f64::MIN_POSITIVE,
+            f64::MAX,
+        ];
+        for _ in 0..200_000 {
+            let r = next();
+            values.push((r % 10_000_000_000) as f64 / 1e6); // whole nanoseconds, in ms
+            values.push((r % 1_000_000_000) as f64 / 1e3); // whole microseconds, in ms
+            values.push(f64::from_bits(r) % 1e7);
+            values.push((r % 2_000_001) as f64 / 2000.0 - 500.0); // ties at 0.0005
+        }
+        for x in values {
+            let mut s = String::new();
+            push_float(x, &mut s);
+            assert_eq!(s, fmt_float(x), "{x:e}");
+        }
+    }
+
     #[test]
     fn appended_cells_equal_cell_text() {
         let rows = vec![
@@ -215,6 +317,15 @@ mod tests {
             .list("l", |r| r.3.clone())
             .time("t", |r| r.4)
             .bool("b", |r| r.0.map(|x| x == 0))
+            .ip("ip", |r| {
+                r.0.map(|x| {
+                    if x > 0 {
+                        std::net::IpAddr::from([10, 0, 255, x as u8])
+                    } else {
+                        std::net::IpAddr::from([0xfe80, 0, 0, 0, 0, 0, 0, x as u16])
+                    }
+                })
+            })
             .build();
         for c in &t.columns {
             for row in 0..t.rows {

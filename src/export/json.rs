@@ -68,6 +68,7 @@ fn value(data: &ColumnData, row: usize, out: &mut String) {
             .filter(|x| x.is_finite())
             .map(fmt_float),
         ColumnData::Str(v) => v.get(row).and_then(|s| s.as_deref()).map(string),
+        ColumnData::Ip(v) => v.get(row).copied().flatten().map(|a| format!("\"{a}\"")),
         ColumnData::Bool(v) => v.get(row).copied().flatten().map(|b| b.to_string()),
         ColumnData::Time(v) => v
             .get(row)

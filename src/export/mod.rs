@@ -43,13 +43,13 @@ impl Format {
     }
 }
 
-pub fn connections_table(rows: &[ConnectionRow]) -> Table {
+pub fn connections_table(rows: &[ConnectionRow]) -> Table<'_> {
     TableBuilder::new("connections", rows)
         .int("connection_id", |r| Some(r.connection_id as i64))
         .str("transport", |r| Some(r.transport.to_string()))
-        .str("client_ip", |r| r.client_ip.map(|i| i.to_string()))
+        .ip("client_ip", |r| r.client_ip)
         .int("client_port", |r| Some(r.client_port as i64))
-        .str("server_ip", |r| r.server_ip.map(|i| i.to_string()))
+        .ip("server_ip", |r| r.server_ip)
         .int("server_port", |r| Some(r.server_port as i64))
         .time("start_time", |r| Some(r.start_time))
         .time("established_time", |r| r.established_time)
@@ -57,7 +57,7 @@ pub fn connections_table(rows: &[ConnectionRow]) -> Table {
         .float("handshake_rtt_ms", |r| r.handshake_rtt_ms)
         .int("syn_retransmits", |r| r.syn_retransmits.map(i64::from))
         .bool("syn_seen", |r| Some(r.syn_seen))
-        .str("close", |r| r.close.map(str::to_string))
+        .str("close", |r| r.close)
         .int("bytes_orig", |r| Some(r.bytes_orig as i64))
         .int("bytes_resp", |r| Some(r.bytes_resp as i64))
         .int("packets_orig", |r| Some(r.packets_orig as i64))
@@ -66,88 +66,70 @@ pub fn connections_table(rows: &[ConnectionRow]) -> Table {
         .int("retransmits_resp", |r| r.retransmits_resp.map(|x| x as i64))
         .int("out_of_order", |r| r.out_of_order.map(|x| x as i64))
         .int("zero_window", |r| r.zero_window.map(|x| x as i64))
-        .str("sni", |r| r.sni.clone())
-        .str("alpn", |r| r.alpn.clone())
-        .str("tls_version", |r| r.tls_version.clone())
-        .str("tls_cipher", |r| r.tls_cipher.clone())
+        .str("sni", |r| r.sni.as_deref())
+        .str("alpn", |r| r.alpn.as_deref())
+        .str("tls_version", |r| r.tls_version.as_deref())
+        .str("tls_cipher", |r| r.tls_cipher.as_deref())
         .bool("tls_resumed", |r| r.tls_resumed)
         .float("tls_handshake_ms", |r| r.tls_handshake_ms)
         .int("requests", |r| Some(r.requests as i64))
         .int("navigation_id", |r| r.navigation_id.map(|x| x as i64))
         .int("payload_orig", |r| Some(r.payload_orig as i64))
         .int("payload_resp", |r| Some(r.payload_resp as i64))
-        .str("app_protocol", |r| r.app_protocol.map(str::to_string))
+        .str("app_protocol", |r| r.app_protocol)
         .int("first_frame", |r| Some(r.first_frame as i64))
-        .str("capture", |r| Some(r.capture.clone()))
+        .str("capture", |r| Some(r.capture.as_str()))
         .build()
 }
 
-pub fn anomalies_table(rows: &[AnomalyRow]) -> Table {
+pub fn anomalies_table(rows: &[AnomalyRow]) -> Table<'_> {
     TableBuilder::new("anomalies", rows)
         .time("time", |r| Some(r.time))
         .int("frame", |r| r.frame.map(|x| x as i64))
         .int("connection_id", |r| r.connection_id.map(|x| x as i64))
-        .str("kind", |r| Some(r.kind.clone()))
-        .str("detail", |r| Some(r.detail.clone()))
+        .str("kind", |r| Some(r.kind.as_str()))
+        .str("detail", |r| Some(r.detail.as_str()))
         .build()
 }
 
 /// `dns` rows; `dns_id` is the row's position (rows are in query order).
-pub fn dns_table(rows: &[DnsLookup]) -> Table {
+pub fn dns_table(rows: &[DnsLookup]) -> Table<'_> {
     dns_table_from(rows, 0, &[])
 }
 
 /// `dns` rows whose first row is the `first`-th lookup (0-based), for chunked writing.
 /// `navs[i]` is the navigation of `rows[i]` (as in [`Analysis::dns_navigation`]).
-fn dns_table_from(rows: &[DnsLookup], first: usize, navs: &[Option<u64>]) -> Table {
-    let ids: Vec<(usize, &DnsLookup)> = rows
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (i + first, r))
-        .collect();
-    TableBuilder::new("dns", &ids)
-        .int("dns_id", |(i, _)| Some(*i as i64 + 1))
-        .time("query_time", |(_, r)| {
-            (!r.unsolicited).then_some(r.query_time)
+fn dns_table_from<'r>(rows: &'r [DnsLookup], first: usize, navs: &[Option<u64>]) -> Table<'r> {
+    TableBuilder::new("dns", rows)
+        .int_at("dns_id", |i, _| Some((i + first) as i64 + 1))
+        .time("query_time", |r| (!r.unsolicited).then_some(r.query_time))
+        .time("response_time", |r| r.response_time)
+        .float("latency_ms", |r| r.latency_ms)
+        .ip("client_ip", |r| Some(r.client_ip))
+        .ip("server_ip", |r| Some(r.server_ip))
+        .str("transport", |r| Some(r.transport.as_str()))
+        .int("txid", |r| Some(r.txid as i64))
+        .str("qname", |r| Some(r.qname.as_str()))
+        .str("qtype", |r| Some(dns::qtype_name(r.qtype)))
+        .str("rcode", |r| r.rcode.map(dns::rcode_name))
+        .list("answers", |r| r.answers.iter().map(|a| a.to_string()))
+        .int("min_ttl", |r| r.min_ttl.map(i64::from))
+        .int("retransmits", |r| Some(r.retransmits as i64))
+        .int_at("navigation_id", |i, _| {
+            navs.get(i).copied().flatten().map(|n| n as i64)
         })
-        .time("response_time", |(_, r)| r.response_time)
-        .float("latency_ms", |(_, r)| r.latency_ms)
-        .str("client_ip", |(_, r)| Some(r.client_ip.to_string()))
-        .str("server_ip", |(_, r)| Some(r.server_ip.to_string()))
-        .str("transport", |(_, r)| Some(r.transport.as_str().to_string()))
-        .int("txid", |(_, r)| Some(r.txid as i64))
-        .str("qname", |(_, r)| Some(r.qname.clone()))
-        .str("qtype", |(_, r)| {
-            Some(dns::qtype_name(r.qtype).into_owned())
-        })
-        .str("rcode", |(_, r)| {
-            r.rcode.map(|c| dns::rcode_name(c).into_owned())
-        })
-        .list("answers", |(_, r)| {
-            r.answers.iter().map(|a| a.to_string()).collect()
-        })
-        .int("min_ttl", |(_, r)| r.min_ttl.map(i64::from))
-        .int("retransmits", |(_, r)| Some(r.retransmits as i64))
-        .int("navigation_id", |(i, _)| {
-            navs.get(*i - first).copied().flatten().map(|n| n as i64)
-        })
-        .int("client_port", |(_, r)| Some(r.client_port as i64))
-        .int("server_port", |(_, r)| Some(r.server_port as i64))
-        .list("addresses", |(_, r)| {
-            r.addresses.iter().map(|a| a.to_string()).collect()
-        })
-        .list("cnames", |(_, r)| r.cnames.clone())
-        .bool("truncated", |(_, r)| Some(r.truncated))
-        .bool("unsolicited", |(_, r)| Some(r.unsolicited))
-        .int("query_frame", |(_, r)| Some(r.query_frame as i64))
-        .int("response_frame", |(_, r)| {
-            r.response_frame.map(|x| x as i64)
-        })
+        .int("client_port", |r| Some(r.client_port as i64))
+        .int("server_port", |r| Some(r.server_port as i64))
+        .list("addresses", |r| r.addresses.iter().map(|a| a.to_string()))
+        .list("cnames", |r| r.cnames.iter().map(String::as_str))
+        .bool("truncated", |r| Some(r.truncated))
+        .bool("unsolicited", |r| Some(r.unsolicited))
+        .int("query_frame", |r| Some(r.query_frame as i64))
+        .int("response_frame", |r| r.response_frame.map(|x| x as i64))
         .build()
 }
 
-pub fn dhcp_table(rows: &[DhcpExchange]) -> Table {
-    let ips = |v: &[std::net::Ipv4Addr]| v.iter().map(|i| i.to_string()).collect::<Vec<_>>();
+pub fn dhcp_table(rows: &[DhcpExchange]) -> Table<'_> {
     TableBuilder::new("dhcp", rows)
         .int("dhcp_id", |r| Some(r.dhcp_id as i64))
         .str("client_mac", |r| Some(r.client_mac_string()))
@@ -156,18 +138,20 @@ pub fn dhcp_table(rows: &[DhcpExchange]) -> Table {
         .time("offer_time", |r| r.offer_time)
         .time("request_time", |r| r.request_time)
         .time("ack_time", |r| r.ack_time)
-        .str("assigned_ip", |r| r.assigned_ip.map(|i| i.to_string()))
-        .str("server_ip", |r| r.server_ip.map(|i| i.to_string()))
-        .str("router", |r| r.router.first().map(|i| i.to_string()))
-        .list("dns_servers", |r| ips(&r.dns_servers))
+        .ip("assigned_ip", |r| r.assigned_ip.map(Into::into))
+        .ip("server_ip", |r| r.server_ip.map(Into::into))
+        .ip("router", |r| r.router.first().map(|&i| i.into()))
+        .list("dns_servers", |r| {
+            r.dns_servers.iter().map(|i| i.to_string())
+        })
         .int("lease_s", |r| r.lease_s.map(i64::from))
         .float("total_ms", |r| Some(r.total_ms))
         .time("nak_time", |r| r.nak_time)
         .time("decline_time", |r| r.decline_time)
         .time("release_time", |r| r.release_time)
         .time("inform_time", |r| r.inform_time)
-        .str("requested_ip", |r| r.requested_ip.map(|i| i.to_string()))
-        .str("hostname", |r| r.hostname.clone())
+        .ip("requested_ip", |r| r.requested_ip.map(Into::into))
+        .str("hostname", |r| r.hostname.as_deref())
         .int("messages", |r| Some(r.messages as i64))
         .int("discover_retransmits", |r| {
             Some(r.discover_retransmits as i64)
@@ -179,15 +163,15 @@ pub fn dhcp_table(rows: &[DhcpExchange]) -> Table {
         .build()
 }
 
-pub fn arp_table(rows: &[ArpExchange]) -> Table {
+pub fn arp_table(rows: &[ArpExchange]) -> Table<'_> {
     TableBuilder::new("arp", rows)
         .int("arp_id", |r| Some(r.arp_id as i64))
         .time("request_time", |r| r.request_time)
         .time("reply_time", |r| r.reply_time)
         .float("latency_ms", |r| r.latency_ms)
-        .str("sender_ip", |r| Some(r.sender_ip.to_string()))
+        .ip("sender_ip", |r| Some(r.sender_ip.into()))
         .str("sender_mac", |r| Some(format_mac(&r.sender_mac)))
-        .str("target_ip", |r| Some(r.target_ip.to_string()))
+        .ip("target_ip", |r| Some(r.target_ip.into()))
         .str("target_mac", |r| r.target_mac.map(|m| format_mac(&m)))
         .bool("gratuitous", |r| Some(r.gratuitous))
         .int("retransmits", |r| Some(r.retransmits as i64))
@@ -196,22 +180,22 @@ pub fn arp_table(rows: &[ArpExchange]) -> Table {
         .build()
 }
 
-pub fn requests_table(rows: &[RequestRow]) -> Table {
+pub fn requests_table(rows: &[RequestRow]) -> Table<'_> {
     TableBuilder::new("requests", rows)
         .int("request_id", |r| Some(r.request_id as i64))
         .int("navigation_id", |r| r.navigation_id.map(|x| x as i64))
         .int("connection_id", |r| Some(r.connection_id as i64))
         .time("start_time", |r| Some(r.start_time))
-        .str("client_ip", |r| Some(r.client_ip.to_string()))
+        .ip("client_ip", |r| Some(r.client_ip))
         .int("client_port", |r| Some(r.client_port as i64))
-        .str("server_ip", |r| Some(r.server_ip.to_string()))
+        .ip("server_ip", |r| Some(r.server_ip))
         .int("server_port", |r| Some(r.server_port as i64))
-        .str("host", |r| r.host.clone())
+        .str("host", |r| r.host.as_deref())
         .str("scheme", |r| Some(r.scheme.to_string()))
-        .str("http_version", |r| r.http_version.clone())
-        .str("method", |r| r.method.clone())
-        .str("url", |r| r.url.clone())
-        .str("uri", |r| r.uri.clone())
+        .str("http_version", |r| r.http_version.as_deref())
+        .str("method", |r| r.method.as_deref())
+        .str("url", |r| r.url.as_deref())
+        .str("uri", |r| r.uri.as_deref())
         .int("status", |r| r.status.map(i64::from))
         .bool("encrypted", |r| Some(r.encrypted))
         .str("timing_source", |r| Some(r.timing_source.to_string()))
@@ -229,25 +213,21 @@ pub fn requests_table(rows: &[RequestRow]) -> Table {
         .bool("tls_resumed", |r| r.tls_resumed)
         .int("request_bytes", |r| Some(r.request_bytes as i64))
         .int("response_bytes", |r| Some(r.response_bytes as i64))
-        .list("findings", |r| {
-            r.findings.iter().map(|f| f.code.to_string()).collect()
-        })
-        .list("finding_details", |r| {
-            r.findings.iter().map(|f| f.render()).collect()
-        })
+        .list("findings", |r| r.findings.iter().map(|f| f.code))
+        .list("finding_details", |r| r.findings.iter().map(|f| f.render()))
         .float("rtt_ms", |r| r.rtt_ms)
         .build()
 }
 
-pub fn navigations_table(rows: &[NavigationRow]) -> Table {
+pub fn navigations_table(rows: &[NavigationRow]) -> Table<'_> {
     TableBuilder::new("navigations", rows)
         .int("navigation_id", |r| Some(r.navigation_id as i64))
-        .str("client_ip", |r| Some(r.client_ip.to_string()))
+        .ip("client_ip", |r| Some(r.client_ip))
         .time("start_time", |r| Some(r.start_time))
         .time("end_time", |r| Some(r.end_time))
         .float("duration_ms", |r| Some(r.duration_ms))
-        .str("page_host", |r| r.page_host.clone())
-        .str("page_url", |r| r.page_url.clone())
+        .str("page_host", |r| r.page_host.as_deref())
+        .str("page_url", |r| r.page_url.as_deref())
         .str("temperature", |r| Some(r.temperature.to_string()))
         .int("requests", |r| Some(r.requests as i64))
         .int("hosts", |r| Some(r.hosts as i64))
@@ -267,11 +247,9 @@ pub fn navigations_table(rows: &[NavigationRow]) -> Table {
         .float("document_tls_ms", |r| r.document_tls_ms)
         .float("document_wait_ms", |r| r.document_wait_ms)
         .float("document_receive_ms", |r| r.document_receive_ms)
-        .str("slowest_phase", |r| r.slowest_phase.map(str::to_string))
-        .list("findings", |r| {
-            r.findings.iter().map(|f| f.code.to_string()).collect()
-        })
-        .list("host_list", |r| r.host_list.clone())
+        .str("slowest_phase", |r| r.slowest_phase)
+        .list("findings", |r| r.findings.iter().map(|f| f.code))
+        .list("host_list", |r| r.host_list.iter().map(String::as_str))
         .build()
 }
 
@@ -292,13 +270,13 @@ pub fn navigation_counts(n: &NavigationRow) -> String {
 }
 
 /// Every table of the analysis.
-pub fn tables(a: &Analysis) -> Vec<Table> {
+pub fn tables(a: &Analysis) -> Vec<Table<'_>> {
     TABLES.iter().map(|build| build(a)).collect()
 }
 
 /// Builders of every table, in output order (built one at a time when writing files, so
 /// only one table's cells are in memory at once).
-const TABLES: [fn(&Analysis) -> Table; 7] = [
+const TABLES: [fn(&Analysis) -> Table<'_>; 7] = [
     |a| navigations_table(&a.navigations),
     |a| requests_table(&a.requests),
     |a| connections_table(&a.connections),

@@ -31,7 +31,14 @@ fn to_series(c: &Column) -> Series {
             let v: Vec<Option<f64>> = v.iter().map(|x| x.filter(|x| x.is_finite())).collect();
             Float64Chunked::new(name, v.as_slice()).into_series()
         }
-        ColumnData::Str(v) => StringChunked::new(name, v.as_slice()).into_series(),
+        ColumnData::Str(v) => {
+            let v: Vec<Option<&str>> = v.iter().map(|s| s.as_deref()).collect();
+            StringChunked::new(name, v.as_slice()).into_series()
+        }
+        ColumnData::Ip(v) => {
+            let v: Vec<Option<String>> = v.iter().map(|a| a.map(|a| a.to_string())).collect();
+            StringChunked::new(name, v.as_slice()).into_series()
+        }
         ColumnData::Bool(v) => BooleanChunked::new(name, v.as_slice()).into_series(),
         ColumnData::Time(v) => {
             let ns: Vec<Option<i64>> = v.iter().map(|t| t.map(|t| t.nanos())).collect();
@@ -43,7 +50,7 @@ fn to_series(c: &Column) -> Series {
             let values = v.iter().map(Vec::len).sum();
             let mut b = ListStringChunkedBuilder::new(name, v.len(), values);
             for l in v {
-                b.append_values_iter(l.iter().map(String::as_str));
+                b.append_values_iter(l.iter().map(|s| s.as_ref()));
             }
             b.finish().into_series()
         }
@@ -116,7 +123,7 @@ mod tests {
         let rows: Vec<i64> = Vec::new();
         let t = TableBuilder::new("t", &rows)
             .time("ts", |_| None)
-            .list("l", |_| Vec::new())
+            .list("l", |_| Vec::<String>::new())
             .build();
         let mut buf = Vec::new();
         write_parquet(&t, &mut buf).unwrap();

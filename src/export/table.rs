@@ -2,33 +2,37 @@
 //! columns), so one schema is defined once per table.
 
 use crate::base::Timestamp;
+use std::borrow::Cow;
+use std::net::IpAddr;
 
-/// Typed column data; `None` is a null.
+/// Typed column data; `None` is a null. Text borrows from the rows where it can (`'r`).
 #[derive(Debug, Clone)]
-pub enum ColumnData {
+pub enum ColumnData<'r> {
     Int(Vec<Option<i64>>),
     Float(Vec<Option<f64>>),
-    Str(Vec<Option<String>>),
+    Str(Vec<Option<Cow<'r, str>>>),
     Bool(Vec<Option<bool>>),
     Time(Vec<Option<Timestamp>>),
-    List(Vec<Vec<String>>),
+    List(Vec<Vec<Cow<'r, str>>>),
+    /// Addresses, written as text (a string column in every format).
+    Ip(Vec<Option<IpAddr>>),
 }
 
 #[derive(Debug, Clone)]
-pub struct Column {
+pub struct Column<'r> {
     pub name: &'static str,
-    pub data: ColumnData,
+    pub data: ColumnData<'r>,
 }
 
 #[derive(Debug, Clone)]
-pub struct Table {
+pub struct Table<'r> {
     pub name: &'static str,
-    pub columns: Vec<Column>,
+    pub columns: Vec<Column<'r>>,
     pub rows: usize,
 }
 
-impl Table {
-    pub fn column(&self, name: &str) -> Option<&Column> {
+impl<'r> Table<'r> {
+    pub fn column(&self, name: &str) -> Option<&Column<'r>> {
         self.columns.iter().find(|c| c.name == name)
     }
 }
@@ -37,7 +41,7 @@ impl Table {
 pub struct TableBuilder<'r, R> {
     name: &'static str,
     rows: &'r [R],
-    columns: Vec<Column>,
+    columns: Vec<Column<'r>>,
 }
 
 impl<'r, R> TableBuilder<'r, R> {
@@ -61,8 +65,20 @@ impl<'r, R> TableBuilder<'r, R> {
         self
     }
 
-    pub fn str(mut self, name: &'static str, f: impl Fn(&R) -> Option<String>) -> Self {
-        let data = ColumnData::Str(self.rows.iter().map(f).collect());
+    /// Row `i` (0-based within these rows) and the row.
+    pub fn int_at(mut self, name: &'static str, f: impl Fn(usize, &R) -> Option<i64>) -> Self {
+        let data = ColumnData::Int(self.rows.iter().enumerate().map(|(i, r)| f(i, r)).collect());
+        self.columns.push(Column { name, data });
+        self
+    }
+
+    /// Text: borrowed from the row (`&str`) or made for it (`String`).
+    pub fn str<S: Into<Cow<'r, str>>>(
+        mut self,
+        name: &'static str,
+        f: impl Fn(&'r R) -> Option<S>,
+    ) -> Self {
+        let data = ColumnData::Str(self.rows.iter().map(|r| f(r).map(Into::into)).collect());
         self.columns.push(Column { name, data });
         self
     }
@@ -79,13 +95,28 @@ impl<'r, R> TableBuilder<'r, R> {
         self
     }
 
-    pub fn list(mut self, name: &'static str, f: impl Fn(&R) -> Vec<String>) -> Self {
-        let data = ColumnData::List(self.rows.iter().map(f).collect());
+    pub fn list<S: Into<Cow<'r, str>>, I: IntoIterator<Item = S>>(
+        mut self,
+        name: &'static str,
+        f: impl Fn(&'r R) -> I,
+    ) -> Self {
+        let data = ColumnData::List(
+            self.rows
+                .iter()
+                .map(|r| f(r).into_iter().map(Into::into).collect())
+                .collect(),
+        );
         self.columns.push(Column { name, data });
         self
     }
 
-    pub fn build(self) -> Table {
+    pub fn ip(mut self, name: &'static str, f: impl Fn(&R) -> Option<IpAddr>) -> Self {
+        let data = ColumnData::Ip(self.rows.iter().map(f).collect());
+        self.columns.push(Column { name, data });
+        self
+    }
+
+    pub fn build(self) -> Table<'r> {
         Table {
             name: self.name,
             rows: self.rows.len(),

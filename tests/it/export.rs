@@ -23,7 +23,7 @@ fn expected_dtype(c: &ColumnData) -> DataType {
     match c {
         ColumnData::Int(_) => DataType::Int64,
         ColumnData::Float(_) => DataType::Float64,
-        ColumnData::Str(_) => DataType::String,
+        ColumnData::Str(_) | ColumnData::Ip(_) => DataType::String,
         ColumnData::Bool(_) => DataType::Boolean,
         ColumnData::Time(_) => DataType::Datetime(TimeUnit::Nanoseconds, Some(TimeZone::UTC)),
         ColumnData::List(_) => DataType::List(Box::new(DataType::String)),
@@ -62,6 +62,7 @@ fn parquet_reads_back_with_types_and_row_counts() {
                     ColumnData::Int(v) => v.iter().filter(|x| x.is_none()).count(),
                     ColumnData::Float(v) => v.iter().filter(|x| x.is_none()).count(),
                     ColumnData::Str(v) => v.iter().filter(|x| x.is_none()).count(),
+                    ColumnData::Ip(v) => v.iter().filter(|x| x.is_none()).count(),
                     ColumnData::Bool(v) => v.iter().filter(|x| x.is_none()).count(),
                     ColumnData::Time(v) => v.iter().filter(|x| x.is_none()).count(),
                     ColumnData::List(_) => 0,
@@ -133,6 +134,7 @@ fn json_matches(v: &Value, c: &ColumnData, row: usize) -> bool {
             ColumnData::Int(x) => x[row].is_none(),
             ColumnData::Float(x) => x[row].is_none_or(|f| !f.is_finite()),
             ColumnData::Str(x) => x[row].is_none(),
+            ColumnData::Ip(x) => x[row].is_none(),
             ColumnData::Bool(x) => x[row].is_none(),
             ColumnData::Time(x) => x[row].is_none(),
             ColumnData::List(_) => false,
@@ -142,13 +144,14 @@ fn json_matches(v: &Value, c: &ColumnData, row: usize) -> bool {
             .zip(n.as_f64())
             .is_some_and(|(a, b)| (a - b).abs() <= 0.0005),
         (ColumnData::Str(x), Value::String(s)) => x[row].as_deref() == Some(s.as_str()),
+        (ColumnData::Ip(x), Value::String(s)) => x[row].map(|a| a.to_string()).as_ref() == Some(s),
         (ColumnData::Bool(x), Value::Bool(b)) => x[row] == Some(*b),
         (ColumnData::Time(x), Value::String(s)) => {
             x[row].map(|t| t.to_rfc3339()).as_ref() == Some(s)
         }
         (ColumnData::List(x), Value::Array(items)) => {
             items.iter().map(|i| i.as_str()).collect::<Vec<_>>()
-                == x[row].iter().map(|s| Some(s.as_str())).collect::<Vec<_>>()
+                == x[row].iter().map(|s| Some(s.as_ref())).collect::<Vec<_>>()
         }
         _ => false,
     }
