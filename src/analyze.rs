@@ -705,8 +705,10 @@ impl Analyzer {
                 self.weird(Some(frame.number), None, w);
             }
         }
-        for w in self.decoder.weirds() {
-            self.weird(Some(frame.number), None, w);
+        if self.decoder.has_weirds() {
+            for w in self.decoder.weirds() {
+                self.weird(Some(frame.number), None, w);
+            }
         }
     }
 
@@ -1350,8 +1352,10 @@ fn tcp_stream(
             });
         }
     }
-    for w in streams.iter_mut().flat_map(|r| r.weirds()) {
-        ctx.weird(None, Some(info.id), w);
+    if streams.iter().any(|r| r.has_weirds()) {
+        for w in streams.iter_mut().flat_map(|r| r.weirds()) {
+            ctx.weird(None, Some(info.id), w);
+        }
     }
     if stop {
         *reasm = None;

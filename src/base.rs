@@ -65,26 +65,22 @@ impl Timestamp {
             );
             return;
         }
-        let digits = |out: &mut String, v: i64, width: u32| {
-            for i in (0..width).rev() {
-                let digit = (v / 10i64.pow(i)) % 10;
-                out.push(char::from(b'0' + digit as u8));
+        // `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`, filled right to left in place.
+        let mut b = *b"0000-00-00T00:00:00.000000000Z";
+        let mut put = |end: usize, mut v: i64, width: usize| {
+            for i in (end - width..end).rev() {
+                b[i] = b'0' + (v % 10) as u8;
+                v /= 10;
             }
         };
-        digits(out, y, 4);
-        out.push('-');
-        digits(out, m as i64, 2);
-        out.push('-');
-        digits(out, d as i64, 2);
-        out.push('T');
-        digits(out, sod / 3600, 2);
-        out.push(':');
-        digits(out, (sod / 60) % 60, 2);
-        out.push(':');
-        digits(out, sod % 60, 2);
-        out.push('.');
-        digits(out, nanos, 9);
-        out.push('Z');
+        put(4, y, 4);
+        put(7, m as i64, 2);
+        put(10, d as i64, 2);
+        put(13, sod / 3600, 2);
+        put(16, (sod / 60) % 60, 2);
+        put(19, sod % 60, 2);
+        put(29, nanos, 9);
+        out.push_str(std::str::from_utf8(&b).unwrap_or_default());
     }
 }
 

@@ -167,6 +167,12 @@ impl Reassembler {
     }
 
     /// Drains the weirds recorded since the last call.
+    /// Whether [`Reassembler::weirds`] has anything to return (cheap, for the per-packet path).
+    #[inline]
+    pub fn has_weirds(&self) -> bool {
+        !self.weirds.is_empty() || self.weirds_dropped > 0
+    }
+
     pub fn weirds(&mut self) -> Vec<Weird> {
         let mut w = std::mem::take(&mut self.weirds);
         if self.weirds_dropped > 0 {

@@ -33,6 +33,11 @@ pub struct Defragmenter {
 }
 
 impl Defragmenter {
+    #[inline]
+    pub fn has_weirds(&self) -> bool {
+        !self.weirds.is_empty()
+    }
+
     pub fn weirds(&mut self) -> Vec<Weird> {
         std::mem::take(&mut self.weirds)
     }

@@ -91,6 +91,12 @@ impl Decoder {
         self.defrag.weirds()
     }
 
+    /// Whether [`Decoder::weirds`] has anything to return.
+    #[inline]
+    pub fn has_weirds(&self) -> bool {
+        self.defrag.has_weirds()
+    }
+
     /// Expire stale fragments.
     pub fn expire(&mut self, now: Timestamp) {
         self.defrag.expire(now);

@@ -179,7 +179,7 @@ fn push_float(x: f64, out: &mut String) {
 }
 
 fn needs_quotes(s: &str) -> bool {
-    s.contains([',', '"', '\n', '\r'])
+    s.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
 }
 
 fn push_quoted(s: &str, out: &mut String) {

@@ -34,11 +34,32 @@ pub struct Endpoint {
 }
 
 /// Direction-less key: the two endpoints in sorted order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct FlowKey {
     lo: Endpoint,
     hi: Endpoint,
     proto: u8,
+}
+
+/// Three words instead of the derived field-by-field hash (discriminants, length prefixes
+/// and bytes): this hash runs once per packet. Equal keys hash equal; an IPv4 address and
+/// its IPv4-mapped IPv6 form may collide, which the map resolves with `Eq`.
+impl std::hash::Hash for FlowKey {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        fn bits(ip: IpAddr) -> u128 {
+            match ip {
+                IpAddr::V4(a) => u128::from(a.to_bits()),
+                IpAddr::V6(a) => a.to_bits(),
+            }
+        }
+        h.write_u128(bits(self.lo.ip));
+        h.write_u128(bits(self.hi.ip));
+        h.write_u64(
+            (u64::from(self.lo.port) << 32)
+                | (u64::from(self.hi.port) << 16)
+                | u64::from(self.proto),
+        );
+    }
 }
 
 impl FlowKey {
