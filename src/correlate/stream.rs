@@ -33,7 +33,8 @@ use crate::protocol::arp::ArpExchange;
 use crate::protocol::dhcp::DhcpExchange;
 use crate::protocol::dns::{DnsLookup, UNANSWERED_TIMEOUT_MS};
 use rustc_hash::FxHashMap;
-use std::collections::BTreeMap;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
 use std::net::{IpAddr, Ipv4Addr};
 
 /// A lookup is a connection's DNS phase only when its answer arrived at most this long before
@@ -124,8 +125,11 @@ struct ConnState {
     navigation_id: Option<u64>,
 }
 
+/// When a joinable lookup's index entry expires: (answer time, arrival, (client, address)).
+type DnsExpiry = (Timestamp, u64, (IpAddr, IpAddr));
+
 /// A request waiting for its id; `Some(seq)` when it is the request that used a lookup.
-type PendingRequest = (RequestRow, Option<u64>);
+type PendingRequest = (Box<RequestRow>, Option<u64>);
 
 /// A navigation being built.
 struct NavState {
@@ -146,13 +150,15 @@ pub struct Correlator {
     idle_gap_ms: f64,
     /// Connections' outcomes (whole, or parts of a live one) by (earliest request start bound,
     /// id, arrival).
-    outcomes: BTreeMap<(Timestamp, u64, u64), ConnOutcome>,
+    outcomes: BTreeMap<(Timestamp, u64, u64), Box<ConnOutcome>>,
     outcome_seq: u64,
     /// Finished connections' rows by (end tick, id): the table's order.
-    conns: BTreeMap<(Timestamp, u64), ConnectionRow>,
+    conns: BTreeMap<(Timestamp, u64), Box<ConnectionRow>>,
     conn_state: FxHashMap<u64, ConnState>,
     /// Answered lookups by (client, address in the answer), still joinable.
     dns_index: FxHashMap<(IpAddr, IpAddr), Vec<(Timestamp, u64)>>,
+    /// The same entries by answer time, oldest first, to drop them once too old to join.
+    dns_expiry: BinaryHeap<Reverse<DnsExpiry>>,
     /// Joinable lookups by arrival number.
     dns_joinable: FxHashMap<u64, DnsLookup>,
     dns_pending: BTreeMap<DnsKey, Option<u64>>,
@@ -185,6 +191,7 @@ impl Correlator {
             conns: BTreeMap::new(),
             conn_state: FxHashMap::default(),
             dns_index: FxHashMap::default(),
+            dns_expiry: BinaryHeap::new(),
             dns_joinable: FxHashMap::default(),
             dns_pending: BTreeMap::new(),
             dns_key_of: FxHashMap::default(),
@@ -220,7 +227,8 @@ impl Correlator {
         if let Some(o) = outcome {
             self.part(o);
         }
-        self.conns.insert((row.end_tick, row.connection_id), row);
+        self.conns
+            .insert((row.end_tick, row.connection_id), Box::new(row));
     }
 
     /// Exchanges of a connection so far (a live connection that went idle with nothing
@@ -232,7 +240,7 @@ impl Correlator {
             .or_default()
             .parts_pending += 1;
         self.outcomes
-            .insert((key, o.connection_id, self.outcome_seq), o);
+            .insert((key, o.connection_id, self.outcome_seq), Box::new(o));
         self.outcome_seq += 1;
     }
 
@@ -245,10 +253,9 @@ impl Correlator {
             && !l.addresses.is_empty()
         {
             for a in &l.addresses {
-                self.dns_index
-                    .entry((l.client_ip, *a))
-                    .or_default()
-                    .push((resp, seq));
+                let key = (l.client_ip, *a);
+                self.dns_index.entry(key).or_default().push((resp, seq));
+                self.dns_expiry.push(Reverse((resp, seq, key)));
             }
             self.dns_joinable.insert(seq, l.clone());
         }
@@ -295,7 +302,7 @@ impl Correlator {
             if first_packet.is_some_and(|t| entry.key().0 > t) {
                 break;
             }
-            let o = entry.remove();
+            let o = *entry.remove();
             self.make_requests(o);
         }
         // 2. Requests no later connection can precede get ids, in start order.
@@ -305,6 +312,7 @@ impl Correlator {
                 break;
             }
             let (r, dns_seq) = entry.remove();
+            let r = *r;
             self.assign(r, dns_seq, sink);
         }
         if let Some(t) = req_upto {
@@ -355,17 +363,19 @@ impl Correlator {
         // navigations no pending lookup can fall into.
         if let Some(t) = first_packet {
             let join_from = t.add_ms(-DNS_JOIN_WINDOW_MS);
-            let joinable = &mut self.dns_joinable;
-            self.dns_index.retain(|_, v| {
-                v.retain(|(resp, seq)| {
-                    let keep = *resp >= join_from;
-                    if !keep {
-                        joinable.remove(seq);
+            while let Some(Reverse((resp, seq, key))) = self.dns_expiry.peek().copied() {
+                if resp >= join_from {
+                    break;
+                }
+                self.dns_expiry.pop();
+                self.dns_joinable.remove(&seq);
+                if let Some(v) = self.dns_index.get_mut(&key) {
+                    v.retain(|e| *e != (resp, seq));
+                    if v.is_empty() {
+                        self.dns_index.remove(&key);
                     }
-                    keep
-                });
-                !v.is_empty()
-            });
+                }
+            }
             let arp_from = t.add_ms(-LOOKBACK_MS);
             self.arp.retain(|_, v| {
                 v.retain(|(_, rep)| *rep >= arp_from);
@@ -393,7 +403,7 @@ impl Correlator {
             {
                 break;
             }
-            let mut row = entry.remove();
+            let mut row = *entry.remove();
             if let Some(st) = self.conn_state.remove(&id) {
                 row.requests = st.requests;
                 row.navigation_id = st.navigation_id;
@@ -443,8 +453,10 @@ impl Correlator {
             } else {
                 None
             };
-            self.requests
-                .insert((r.start_time, r.connection_id, i as u32), (r, used));
+            self.requests.insert(
+                (r.start_time, r.connection_id, i as u32),
+                (Box::new(r), used),
+            );
         }
         let st = self.conn_state.entry(id).or_default();
         st.parts_pending = st.parts_pending.saturating_sub(1);
