@@ -257,7 +257,15 @@ impl Correlator {
                 self.dns_index.entry(key).or_default().push((resp, seq));
                 self.dns_expiry.push(Reverse((resp, seq, key)));
             }
-            self.dns_joinable.insert(seq, l.clone());
+            // What a join reads (name, times, retransmits): not the answer records.
+            let joinable = DnsLookup {
+                qname: l.qname.clone(),
+                answers: Vec::new(),
+                addresses: Vec::new(),
+                cnames: Vec::new(),
+                ..l
+            };
+            self.dns_joinable.insert(seq, joinable);
         }
         let key = (
             l.query_time,
