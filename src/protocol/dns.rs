@@ -168,8 +168,9 @@ fn parse_with_end(payload: &[u8]) -> Result<(DnsMessage, usize), DnsError> {
         opcode: ((flags >> 11) & 0x0f) as u8,
         rcode: flags & 0x000f,
         truncated: flags & 0x0200 != 0,
-        questions: Vec::new(),
-        answers: Vec::new(),
+        // Sized from the header (capped: the counts are untrusted).
+        questions: Vec::with_capacity(usize::from(qd).min(4)),
+        answers: Vec::with_capacity(usize::from(an).min(16)),
         answer_count: an,
         incomplete: false,
     };
@@ -288,7 +289,7 @@ impl<'a> Reader<'a> {
 /// Decodes the (possibly compressed) name at `start`. Returns it and the offset just after
 /// it in the original position (after the first pointer, if any).
 fn read_name(msg: &[u8], start: usize) -> Option<(String, usize)> {
-    let mut out = String::new();
+    let mut out = String::with_capacity(48);
     let mut pos = start;
     let mut end = None;
     let mut jumps = 0usize;
