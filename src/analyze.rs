@@ -139,6 +139,9 @@ pub struct ConnApp {
     /// Exchanges up to this time were handed to the correlator while the flow was live
     /// ([`checkpoint`]); `None`: nothing yet.
     reported: Option<Timestamp>,
+    /// Packets the flow had when a checkpoint last found nothing to hand over: until more
+    /// arrive, the answer cannot change.
+    checked: Option<u64>,
 }
 
 /// What a connection carries, decided from its first payload bytes.
@@ -166,6 +169,7 @@ impl ConnApp {
             stream_done: false,
             app: App::Undecided,
             reported: None,
+            checked: None,
         }
     }
 
@@ -761,11 +765,15 @@ impl Analyzer {
                 }
                 _ => CHECKPOINT_IDLE_MS,
             };
+            let packets = f.packets[0] + f.packets[1];
             if now.ms_since(f.last_ts) >= idle
                 && f.app.reported.is_none_or(|r| r < f.last_ts)
-                && let Some(o) = checkpoint(f, now)
+                && f.app.checked != Some(packets)
             {
-                parts.push(o);
+                match checkpoint(f, now) {
+                    Some(o) => parts.push(o),
+                    None => f.app.checked = Some(packets),
+                }
             }
             // Nothing new since the last hand-over: whatever comes starts after now.
             let bound = match f.app.reported {
@@ -1231,7 +1239,7 @@ fn udp_payload(
             }
             ctx.trackers
                 .dns
-                .message(ts, frame.number, dsrc, ddst, dns::Transport::Udp, &m);
+                .take_message(ts, frame.number, dsrc, ddst, dns::Transport::Udp, m);
         }
         Err(e) => ctx.weird(
             Some(frame.number),
@@ -1421,7 +1429,7 @@ fn deliver(
             framers[dir.idx()].push(ready_ts, bytes, &mut |t, m| msgs.push((t, m.to_vec())));
             for (t, m) in msgs {
                 match dns::parse_message(&m) {
-                    Ok(msg) => ctx.trackers.dns.message(
+                    Ok(msg) => ctx.trackers.dns.take_message(
                         t,
                         f.first_frame,
                         dns::Endpoint {
@@ -1433,7 +1441,7 @@ fn deliver(
                             port: dst.port,
                         },
                         dns::Transport::Tcp,
-                        &msg,
+                        msg,
                     ),
                     Err(e) => ctx.weird(None, Some(f.id), Weird::new(t, e.kind(), e.to_string())),
                 }
@@ -1590,7 +1598,7 @@ fn checkpoint(f: &mut Flow<ConnApp>, now: Timestamp) -> Option<ConnOutcome> {
             o.records = std::mem::take(&mut t.records);
             o.http = std::mem::take(&mut t.http);
             o.h2 = std::mem::take(&mut t.h2);
-            if !o.has_exchanges() {
+            if !o.settle() {
                 t.records = std::mem::take(&mut o.records);
                 t.http = std::mem::take(&mut o.http);
                 t.h2 = std::mem::take(&mut o.h2);
@@ -1603,7 +1611,7 @@ fn checkpoint(f: &mut Flow<ConnApp>, now: Timestamp) -> Option<ConnOutcome> {
             }
             conn.drain(streams);
             o.h2 = std::mem::take(streams);
-            if !o.has_exchanges() {
+            if !o.settle() {
                 *streams = std::mem::take(&mut o.h2);
                 return None;
             }
@@ -1614,7 +1622,7 @@ fn checkpoint(f: &mut Flow<ConnApp>, now: Timestamp) -> Option<ConnOutcome> {
             }
             conn.drain(txs);
             o.http = std::mem::take(txs);
-            if !o.has_exchanges() {
+            if !o.settle() {
                 *txs = std::mem::take(&mut o.http);
                 return None;
             }

@@ -92,6 +92,23 @@ impl ConnOutcome {
         self.syn_ts = None;
     }
 
+    /// Computes the exchanges once (kept for [`ConnOutcome::compact`] and the requests;
+    /// the raw material stays) and says whether there is at least one.
+    pub fn settle(&mut self) -> bool {
+        if self.exchanges.is_none() {
+            self.exchanges = Some(exchanges_of(self));
+        }
+        self.has_exchanges()
+    }
+
+    /// The exchanges, moved out (computed if [`ConnOutcome::settle`] or `compact` has not).
+    fn take_exchanges(&mut self) -> (Vec<Exchange>, bool) {
+        match self.exchanges.take() {
+            Some(x) => x,
+            None => exchanges_of(self),
+        }
+    }
+
     /// True when the connection carried at least one request/response exchange.
     pub fn has_exchanges(&self) -> bool {
         match &self.exchanges {
@@ -336,13 +353,14 @@ fn tls_exchanges(c: &ConnOutcome) -> Vec<Exchange> {
 /// `arp_before(client, first)` is the start of an ARP exchange whose reply released the
 /// connection's first packet.
 pub(crate) fn requests_of(
-    c: &ConnOutcome,
+    c: &mut ConnOutcome,
     lookup: Option<&DnsLookup>,
     arp_before: &dyn Fn(&Endpoint, Timestamp) -> Option<Timestamp>,
 ) -> Vec<RequestRow> {
     let mut requests = Vec::new();
     let encrypted = c.tls.is_some();
-    let (exchanges, from_http) = exchanges_of(c);
+    let (exchanges, from_http) = c.take_exchanges();
+    let c = &*c;
     let sni = c.tls.as_ref().and_then(|t| t.sni.clone());
     let dns_name = lookup.map(|l| l.qname.clone());
     // Response windows of the connection, to tell a server's think time from a response
@@ -352,7 +370,7 @@ pub(crate) fn requests_of(
         .iter()
         .filter_map(|x| Some((x.resp_first?, x.resp_last?)))
         .collect();
-    for (i, x) in exchanges.into_iter().enumerate() {
+    for (i, mut x) in exchanges.into_iter().enumerate() {
         let first = i == 0 && c.syn_ts.is_some();
         let mut r = RequestRow {
             connection_id: c.connection_id,
@@ -362,15 +380,15 @@ pub(crate) fn requests_of(
             server_port: c.server.port,
             host: x
                 .host
-                .clone()
+                .take()
                 .or_else(|| sni.clone())
                 .or_else(|| dns_name.clone()),
             scheme: if encrypted { "https" } else { "http" },
             http_version: x
                 .http_version
-                .clone()
+                .take()
                 .or_else(|| c.tls.as_ref().and_then(|t| t.alpn.clone())),
-            method: x.method.clone(),
+            method: x.method.take(),
             url: None,
             uri: x.url.clone(),
             status: x.status,
@@ -382,11 +400,11 @@ pub(crate) fn requests_of(
             request_bytes: x.request_bytes,
             response_bytes: x.response_bytes,
             rtt_ms: c.rtt_ms,
-            sec_fetch_mode: x.sec_fetch_mode.clone(),
-            sec_fetch_dest: x.sec_fetch_dest.clone(),
-            referer: x.referer.clone(),
-            location: x.location.clone(),
-            http: x.detail.clone(),
+            sec_fetch_mode: x.sec_fetch_mode.take(),
+            sec_fetch_dest: x.sec_fetch_dest.take(),
+            referer: x.referer.take(),
+            location: x.location.take(),
+            http: x.detail.take(),
             ..Default::default()
         };
         if let Some(u) = &x.url {

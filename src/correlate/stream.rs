@@ -434,7 +434,7 @@ impl Correlator {
         (o.first_ts.ms_since(l.query_time) <= DNS_LOOKBACK_MS).then_some(*seq)
     }
 
-    fn make_requests(&mut self, o: ConnOutcome) {
+    fn make_requests(&mut self, mut o: ConnOutcome) {
         let seq = self.join_dns(&o);
         let lookup = seq.and_then(|s| self.dns_joinable.get(&s));
         let arp = &self.arp;
@@ -452,7 +452,7 @@ impl Correlator {
                 .map(|(req, _)| *req)
                 .max()
         };
-        let rows = requests_of(&o, lookup, &arp_before);
+        let rows = requests_of(&mut o, lookup, &arp_before);
         let id = o.connection_id;
         let n = rows.len() as u64;
         for (i, r) in rows.into_iter().enumerate() {

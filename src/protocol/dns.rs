@@ -777,7 +777,7 @@ impl DnsLookup {
         }
     }
 
-    fn set_response(&mut self, ts: Timestamp, frame: u64, msg: &DnsMessage) {
+    fn set_response(&mut self, ts: Timestamp, frame: u64, msg: DnsMessage) {
         self.response_time = Some(ts);
         if !self.unsolicited {
             self.latency_ms = Some(ts.ms_since(self.query_time));
@@ -785,9 +785,9 @@ impl DnsLookup {
         self.rcode = Some(msg.rcode);
         self.truncated = msg.truncated;
         self.response_frame = Some(frame);
-        self.answers = msg.answers.clone();
-        self.min_ttl = msg.answers.iter().map(|a| a.ttl).min();
-        let (addresses, cnames) = resolve_chain(&self.qname, &msg.answers);
+        self.answers = msg.answers;
+        self.min_ttl = self.answers.iter().map(|a| a.ttl).min();
+        let (addresses, cnames) = resolve_chain(&self.qname, &self.answers);
         self.addresses = addresses;
         self.cnames = cnames;
     }
@@ -901,6 +901,20 @@ impl DnsTracker {
         transport: Transport,
         msg: &DnsMessage,
     ) {
+        self.take_message(ts, frame, src, dst, transport, msg.clone());
+    }
+
+    /// [`DnsTracker::message`] for a message the caller is done with: its answer records
+    /// move into the lookup instead of being copied.
+    pub fn take_message(
+        &mut self,
+        ts: Timestamp,
+        frame: u64,
+        src: Endpoint,
+        dst: Endpoint,
+        transport: Transport,
+        msg: DnsMessage,
+    ) {
         self.last_ts = self.last_ts.max(ts);
         if msg.incomplete {
             self.weird(
@@ -920,11 +934,8 @@ impl DnsTracker {
             .first()
             .map(|q| (q.name.clone(), q.qtype))
             .unwrap_or_default();
-        let (client, server) = if msg.is_response {
-            (dst, src)
-        } else {
-            (src, dst)
-        };
+        let is_response = msg.is_response;
+        let (client, server) = if is_response { (dst, src) } else { (src, dst) };
         let key = Key {
             client,
             server,
@@ -933,7 +944,7 @@ impl DnsTracker {
             qname,
             qtype,
         };
-        if msg.is_response {
+        if is_response {
             self.response(ts, frame, key, msg);
         } else {
             self.query(ts, frame, key);
@@ -956,7 +967,7 @@ impl DnsTracker {
         self.insert(ts, key, lookup, ts.add_ms(UNANSWERED_TIMEOUT_MS));
     }
 
-    fn response(&mut self, ts: Timestamp, frame: u64, key: Key, msg: &DnsMessage) {
+    fn response(&mut self, ts: Timestamp, frame: u64, key: Key, msg: DnsMessage) {
         let id = match self.by_key.get(&key) {
             Some(&id) => Some(id),
             // Some servers omit the question in error responses: match on txid alone.
