@@ -43,29 +43,25 @@ impl Timestamp {
         s
     }
 
-    /// Appends [`Self::to_rfc3339`]'s text to `out` (no allocation: the CSV writer's path).
-    pub fn push_rfc3339(self, out: &mut String) {
+    /// Appends [`Self::to_rfc3339`]'s text to `out` as bytes (the CSV writer's path).
+    pub fn push_rfc3339_bytes(self, out: &mut Vec<u8>) {
+        match self.rfc3339_bytes() {
+            Some(b) => out.extend_from_slice(&b),
+            None => out.extend_from_slice(self.to_rfc3339().as_bytes()),
+        }
+    }
+
+    /// The text for years 0..=9999 (every capture), filled in place.
+    fn rfc3339_bytes(self) -> Option<[u8; 30]> {
         let secs = self.0.div_euclid(1_000_000_000);
         let nanos = self.0.rem_euclid(1_000_000_000);
         let days = secs.div_euclid(86_400);
         let sod = secs.rem_euclid(86_400);
         let (y, m, d) = civil_from_days(days);
         if !(0..=9999).contains(&y) {
-            use fmt::Write;
-            let _ = write!(
-                out,
-                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z",
-                y,
-                m,
-                d,
-                sod / 3600,
-                (sod / 60) % 60,
-                sod % 60,
-                nanos
-            );
-            return;
+            return None;
         }
-        // `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`, filled right to left in place.
+        // `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`, filled right to left.
         let mut b = *b"0000-00-00T00:00:00.000000000Z";
         let mut put = |end: usize, mut v: i64, width: usize| {
             for i in (end - width..end).rev() {
@@ -80,7 +76,32 @@ impl Timestamp {
         put(16, (sod / 60) % 60, 2);
         put(19, sod % 60, 2);
         put(29, nanos, 9);
-        out.push_str(std::str::from_utf8(&b).unwrap_or_default());
+        Some(b)
+    }
+
+    /// Appends [`Self::to_rfc3339`]'s text to `out`.
+    pub fn push_rfc3339(self, out: &mut String) {
+        if let Some(b) = self.rfc3339_bytes() {
+            out.push_str(std::str::from_utf8(&b).unwrap_or_default());
+            return;
+        }
+        let secs = self.0.div_euclid(1_000_000_000);
+        let nanos = self.0.rem_euclid(1_000_000_000);
+        let days = secs.div_euclid(86_400);
+        let sod = secs.rem_euclid(86_400);
+        let (y, m, d) = civil_from_days(days);
+        use fmt::Write;
+        let _ = write!(
+            out,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z",
+            y,
+            m,
+            d,
+            sod / 3600,
+            (sod / 60) % 60,
+            sod % 60,
+            nanos
+        );
     }
 }
 

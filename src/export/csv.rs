@@ -12,17 +12,17 @@ pub fn write_csv(table: &Table, w: &mut dyn Write) -> io::Result<()> {
 
 /// The rows only (a later chunk of a table written in pieces).
 pub fn write_csv_rows(table: &Table, w: &mut dyn Write) -> io::Result<()> {
-    let mut line = String::new();
+    let mut line = Vec::new();
     for row in 0..table.rows {
         line.clear();
         for (i, col) in table.columns.iter().enumerate() {
             if i > 0 {
-                line.push(',');
+                line.push(b',');
             }
             push_cell(&col.data, row, &mut line);
         }
-        line.push('\n');
-        w.write_all(line.as_bytes())?;
+        line.push(b'\n');
+        w.write_all(&line)?;
     }
     Ok(())
 }
@@ -41,8 +41,9 @@ pub fn cell(data: &ColumnData, row: usize) -> String {
     .unwrap_or_default()
 }
 
-/// Appends one cell as CSV text to `out` (the writer's path: no allocation per cell).
-pub fn push_cell(data: &ColumnData, row: usize, out: &mut String) {
+/// Appends one cell as CSV text (UTF-8 bytes) to `out` (the writer's path: no allocation per
+/// cell).
+pub fn push_cell(data: &ColumnData, row: usize, out: &mut Vec<u8>) {
     match data {
         ColumnData::Int(v) => {
             if let Some(x) = v.get(row).copied().flatten() {
@@ -61,7 +62,7 @@ pub fn push_cell(data: &ColumnData, row: usize, out: &mut String) {
         }
         ColumnData::Bool(v) => {
             if let Some(b) = v.get(row).copied().flatten() {
-                out.push_str(if b { "true" } else { "false" });
+                out.extend_from_slice(if b { b"true" } else { b"false" });
             }
         }
         ColumnData::Ip(v) => {
@@ -71,7 +72,7 @@ pub fn push_cell(data: &ColumnData, row: usize, out: &mut String) {
         }
         ColumnData::Time(v) => {
             if let Some(t) = v.get(row).copied().flatten() {
-                t.push_rfc3339(out);
+                t.push_rfc3339_bytes(out);
             }
         }
         ColumnData::List(v) => {
@@ -81,9 +82,9 @@ pub fn push_cell(data: &ColumnData, row: usize, out: &mut String) {
                 } else {
                     for (i, s) in l.iter().enumerate() {
                         if i > 0 {
-                            out.push(';');
+                            out.push(b';');
                         }
-                        out.push_str(s);
+                        out.extend_from_slice(s.as_bytes());
                     }
                 }
             }
@@ -92,7 +93,7 @@ pub fn push_cell(data: &ColumnData, row: usize, out: &mut String) {
 }
 
 /// Decimal digits of `x` appended to `out` (what `{x}` prints, without the formatter).
-fn push_int(x: i64, out: &mut String) {
+fn push_int(x: i64, out: &mut Vec<u8>) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     let mut v = x.unsigned_abs();
@@ -105,21 +106,18 @@ fn push_int(x: i64, out: &mut String) {
         }
     }
     if x < 0 {
-        out.push('-');
+        out.push(b'-');
     }
-    for &b in &buf[i..] {
-        out.push(char::from(b));
-    }
+    out.extend_from_slice(&buf[i..]);
 }
 
 /// An address as `Display` writes it (dotted quad without the formatter for IPv4).
-fn push_ip(a: std::net::IpAddr, out: &mut String) {
-    use std::fmt::Write as _;
+fn push_ip(a: std::net::IpAddr, out: &mut Vec<u8>) {
     match a {
         std::net::IpAddr::V4(v4) => {
             for (i, o) in v4.octets().into_iter().enumerate() {
                 if i > 0 {
-                    out.push('.');
+                    out.push(b'.');
                 }
                 push_int(i64::from(o), out);
             }
@@ -132,8 +130,7 @@ fn push_ip(a: std::net::IpAddr, out: &mut String) {
 
 /// [`fmt_float`] appended to `out`. Rounding to thousandths is done in integers unless the
 /// value is within reach of a tie (or huge, or a negative zero), where the formatter decides.
-fn push_float(x: f64, out: &mut String) {
-    use std::fmt::Write as _;
+fn push_float(x: f64, out: &mut Vec<u8>) {
     if !x.is_finite() {
         return;
     }
@@ -145,13 +142,13 @@ fn push_float(x: f64, out: &mut String) {
         if (y - r).abs() < 0.499 && !(r == 0.0 && x.is_sign_negative()) {
             let v = r as i64;
             if v < 0 {
-                out.push('-');
+                out.push(b'-');
             }
             let v = v.unsigned_abs();
             push_int((v / 1000) as i64, out);
             let mut frac = v % 1000;
             if frac != 0 {
-                out.push('.');
+                out.push(b'.');
                 let mut digits = 3;
                 while frac.is_multiple_of(10) {
                     frac /= 10;
@@ -162,38 +159,31 @@ fn push_float(x: f64, out: &mut String) {
                     b'0' + (frac / 10 % 10) as u8,
                     b'0' + (frac % 10) as u8,
                 ];
-                for &b in &text[3 - digits..] {
-                    out.push(char::from(b));
-                }
+                out.extend_from_slice(&text[3 - digits..]);
             }
             return;
         }
     }
-    let start = out.len();
-    let _ = write!(out, "{x:.3}");
-    let keep = out[start..]
-        .trim_end_matches('0')
-        .trim_end_matches('.')
-        .len();
-    out.truncate(start + keep);
+    out.extend_from_slice(fmt_float(x).as_bytes());
 }
 
 fn needs_quotes(s: &str) -> bool {
     s.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
 }
 
-fn push_quoted(s: &str, out: &mut String) {
+fn push_quoted(s: &str, out: &mut Vec<u8>) {
     if needs_quotes(s) {
-        out.push('"');
-        for c in s.chars() {
-            if c == '"' {
-                out.push('"');
+        out.push(b'"');
+        // '"' is ASCII: doubling it byte by byte keeps UTF-8 intact.
+        for &b in s.as_bytes() {
+            if b == b'"' {
+                out.push(b'"');
             }
-            out.push(c);
+            out.push(b);
         }
-        out.push('"');
+        out.push(b'"');
     } else {
-        out.push_str(s);
+        out.extend_from_slice(s.as_bytes());
     }
 }
 
@@ -277,9 +267,9 @@ mod tests {
             values.push((r % 2_000_001) as f64 / 2000.0 - 500.0); // ties at 0.0005
         }
         for x in values {
-            let mut s = String::new();
+            let mut s = Vec::new();
             push_float(x, &mut s);
-            assert_eq!(s, fmt_float(x), "{x:e}");
+            assert_eq!(String::from_utf8(s).unwrap(), fmt_float(x), "{x:e}");
         }
     }
 
@@ -329,9 +319,10 @@ mod tests {
             .build();
         for c in &t.columns {
             for row in 0..t.rows {
-                let mut s = String::from("prefix");
+                let mut s = b"prefix".to_vec();
                 push_cell(&c.data, row, &mut s);
-                assert_eq!(&s[6..], cell(&c.data, row), "{} row {row}", c.name);
+                let text = String::from_utf8(s).unwrap();
+                assert_eq!(&text[6..], cell(&c.data, row), "{} row {row}", c.name);
             }
         }
     }
