@@ -1590,7 +1590,7 @@ fn checkpoint(f: &mut Flow<ConnApp>, now: Timestamp) -> Option<ConnOutcome> {
                 }
                 _ => {}
             }
-            o.tls = Some(t.conn.summary().clone());
+            o.tls = Some(t.conn.summary_essentials());
             o.alpn = t.dec.as_ref().and_then(|d| d.alpn().map(str::to_string));
             if o.alpn.is_none() {
                 o.alpn = t.conn.summary().alpn.clone();
@@ -1683,7 +1683,7 @@ fn finish_flow(ctx: &mut Ctx<'_>, mut f: Flow<ConnApp>) {
                 }
                 _ => {}
             }
-            let s = t.conn.summary().clone();
+            let s = t.conn.take_summary();
             row.sni = s.sni.clone();
             row.alpn = s.alpn.clone();
             if let Some(dec) = &t.dec {

@@ -329,6 +329,33 @@ impl TlsConn {
         &self.summary
     }
 
+    /// A copy of the summary without the ClientHello detail lists (offered ALPN and
+    /// versions, session id, key shares, alerts), which correlation does not read.
+    pub fn summary_essentials(&mut self) -> TlsSummary {
+        let s = &mut self.summary;
+        let kept = (
+            std::mem::take(&mut s.alpn_offered),
+            std::mem::take(&mut s.versions_offered),
+            std::mem::take(&mut s.client_session_id),
+            std::mem::take(&mut s.key_share_groups),
+            std::mem::take(&mut s.alerts),
+        );
+        let copy = s.clone();
+        (
+            s.alpn_offered,
+            s.versions_offered,
+            s.client_session_id,
+            s.key_share_groups,
+            s.alerts,
+        ) = kept;
+        copy
+    }
+
+    /// The summary, moved out (the connection is over).
+    pub fn take_summary(&mut self) -> TlsSummary {
+        std::mem::take(&mut self.summary)
+    }
+
     /// Whether parsing of `dir` stopped (gap, not TLS, bad framing).
     pub fn is_stopped(&self, dir: Direction) -> bool {
         self.dirs[dir.idx()].stopped
