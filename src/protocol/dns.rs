@@ -929,12 +929,13 @@ impl DnsTracker {
                 ),
             );
         }
+        let is_response = msg.is_response;
+        let mut msg = msg;
         let (qname, qtype) = msg
             .questions
-            .first()
-            .map(|q| (q.name.clone(), q.qtype))
+            .first_mut()
+            .map(|q| (std::mem::take(&mut q.name), q.qtype))
             .unwrap_or_default();
-        let is_response = msg.is_response;
         let (client, server) = if is_response { (dst, src) } else { (src, dst) };
         let key = Key {
             client,
