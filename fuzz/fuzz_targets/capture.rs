@@ -1,4 +1,5 @@
-//! Capture reader + link/IP decoder on arbitrary bytes.
+//! Capture reader + link/IP decoder on arbitrary bytes; the decoder's fast path must agree
+//! with etherparse's lax slicing on every frame it takes.
 #![no_main]
 use lifecycle::capture::{CaptureReader, Event};
 use lifecycle::decode::Decoder;
@@ -11,6 +12,7 @@ fuzz_target!(|data: &[u8]| {
     let mut d = Decoder::new();
     while let Ok(Some(ev)) = r.next_event() {
         if let Event::Frame(f) = ev {
+            assert!(lifecycle::decode::fast_path_agrees(&f));
             let _ = d.decode(&f);
         }
     }
