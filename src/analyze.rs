@@ -52,6 +52,9 @@ pub struct Options {
     /// Release rows while reading, once final (the default). `false` holds every row until
     /// the end: the same output with memory growing with the capture (tests compare them).
     pub release_while_reading: bool,
+    /// Keep every HTTP/1 header name and value (the HAR export shows them; the tables only
+    /// need the fields extracted from them). On by default.
+    pub keep_http_headers: bool,
 }
 
 impl Default for Options {
@@ -59,6 +62,7 @@ impl Default for Options {
         Options {
             idle_gap_ms: 2000.0,
             release_while_reading: true,
+            keep_http_headers: true,
         }
     }
 }
@@ -689,6 +693,7 @@ impl Analyzer {
                     counts: &mut self.anomaly_counts,
                     names: &self.capture_names,
                     capture: self.capture_idx,
+                    keep_headers: self.opts.keep_http_headers,
                 };
                 handle_ip(&mut self.flows, &mut ctx, frame, p);
             }
@@ -873,6 +878,7 @@ impl Analyzer {
             counts: &mut self.anomaly_counts,
             names: &self.capture_names,
             capture: self.capture_idx,
+            keep_headers: self.opts.keep_http_headers,
         };
         finish_flow(&mut ctx, f);
     }
@@ -1088,6 +1094,7 @@ struct Ctx<'a> {
     counts: &'a mut FxHashMap<String, u64>,
     names: &'a [String],
     capture: u32,
+    keep_headers: bool,
 }
 
 impl Ctx<'_> {
@@ -1402,7 +1409,7 @@ fn deliver(
         } else if dir == Direction::Orig && bytes.starts_with(H2_PREFACE) {
             App::H2(Box::default(), Vec::new())
         } else if dir == Direction::Orig && http::looks_like_http_request(bytes) {
-            App::Http(Box::default(), Vec::new())
+            App::Http(Box::new(http_conn(ctx.keep_headers)), Vec::new())
         } else if dir == Direction::Resp && (f.resp.port == 443 || f.resp.port == 80) {
             // The server spoke first or the client's first bytes were lost: wait for the
             // client's bytes only on web ports; elsewhere give up.
@@ -1465,7 +1472,7 @@ fn deliver(
                         }
                     }
                     for pt in pts {
-                        plaintext(t, alpn_h2, pt);
+                        plaintext(t, alpn_h2, ctx.keep_headers, pt);
                     }
                 }
                 Ev::Gap => {
@@ -1532,7 +1539,16 @@ fn deliver(
 }
 
 /// Decrypted application data to the HTTP/1.x or HTTP/2 parser.
-fn plaintext(t: &mut TlsApp, alpn_h2: bool, pt: Plaintext) {
+/// An HTTP/1 parser keeping every header or only the fields the tables use.
+fn http_conn(keep_headers: bool) -> Http1Conn {
+    if keep_headers {
+        Http1Conn::new()
+    } else {
+        Http1Conn::without_headers()
+    }
+}
+
+fn plaintext(t: &mut TlsApp, alpn_h2: bool, keep_headers: bool, pt: Plaintext) {
     t.plaintext_bytes += pt.data.len() as u64;
     if matches!(t.inner, Inner::Undecided) {
         if pt.dir != Direction::Orig && !alpn_h2 {
@@ -1542,7 +1558,7 @@ fn plaintext(t: &mut TlsApp, alpn_h2: bool, pt: Plaintext) {
         t.inner = if alpn_h2 || pt.data.starts_with(H2_PREFACE) {
             Inner::H2(Box::default())
         } else if http::looks_like_http_request(&pt.data) {
-            Inner::Http(Box::default())
+            Inner::Http(Box::new(http_conn(keep_headers)))
         } else {
             Inner::None
         };

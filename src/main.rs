@@ -123,6 +123,8 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
     let mut analyzer = Analyzer::with_threads(
         Options {
             idle_gap_ms: args.idle_gap,
+            // Every header is kept for the HAR only; the tables need the extracted fields.
+            keep_http_headers: args.har.is_some(),
             ..Options::default()
         },
         threads,

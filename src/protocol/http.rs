@@ -214,6 +214,9 @@ pub struct Http1Conn {
     weirds_dropped: u64,
     weirds_dropped_ts: Timestamp,
     upgraded: Option<String>,
+    /// Keep every header name and value of each transaction (for HAR); the fields the
+    /// tables use are extracted either way.
+    keep_headers: bool,
 }
 
 impl Default for Http1Conn {
@@ -268,6 +271,16 @@ impl Http1Conn {
             weirds_dropped: 0,
             weirds_dropped_ts: Timestamp(0),
             upgraded: None,
+            keep_headers: true,
+        }
+    }
+
+    /// A connection parser that keeps only the header fields the tables use, not every
+    /// header (which only the HAR export needs).
+    pub fn without_headers() -> Self {
+        Http1Conn {
+            keep_headers: false,
+            ..Self::new()
         }
     }
 
@@ -653,6 +666,7 @@ impl Http1Conn {
         ready_ts: Timestamp,
         input: &[u8],
     ) -> usize {
+        let keep = self.keep_headers;
         let side = &mut self.sides[dir.idx()];
         let mut skip = 0;
         if side.hbuf.is_empty() {
@@ -726,10 +740,10 @@ impl Http1Conn {
         };
         let head_part = scan.get(..end).unwrap_or(&[]);
         let head = if side.hbuf.is_empty() {
-            parse_head(dir, head_part)
+            parse_head(dir, head_part, keep)
         } else {
             side.hbuf.extend_from_slice(head_part);
-            parse_head(dir, &side.hbuf)
+            parse_head(dir, &side.hbuf, keep)
         };
         let head_len = side.hbuf.len().max(head_part.len()) as u64;
         if matches!(head, Head::Bad(..)) {
@@ -1124,7 +1138,8 @@ fn bad_kind(dir: Direction) -> &'static str {
 }
 
 /// Parses a complete message head (ending with its blank line).
-fn parse_head(dir: Direction, buf: &[u8]) -> Head {
+/// `keep`: keep every header (see [`Http1Conn::without_headers`]).
+fn parse_head(dir: Direction, buf: &[u8], keep: bool) -> Head {
     if buf.starts_with(b"PRI * HTTP/2.0") && dir == Direction::Orig {
         return Head::Preface;
     }
@@ -1151,7 +1166,7 @@ fn parse_head(dir: Direction, buf: &[u8]) -> Head {
         Direction::Orig => {
             let mut req = httparse::Request::new(&mut slots);
             match cfg.parse_request(&mut req, buf) {
-                Ok(httparse::Status::Complete(_)) => request_head(&req),
+                Ok(httparse::Status::Complete(_)) => request_head(&req, keep),
                 Ok(httparse::Status::Partial) => Head::Bad(bad_kind(dir), "incomplete head".into()),
                 Err(e) => bad(e),
             }
@@ -1159,7 +1174,7 @@ fn parse_head(dir: Direction, buf: &[u8]) -> Head {
         Direction::Resp => {
             let mut resp = httparse::Response::new(&mut slots);
             match cfg.parse_response(&mut resp, buf) {
-                Ok(httparse::Status::Complete(_)) => response_head(&resp),
+                Ok(httparse::Status::Complete(_)) => response_head(&resp, keep),
                 Ok(httparse::Status::Partial) => Head::Bad(bad_kind(dir), "incomplete head".into()),
                 Err(e) => bad(e),
             }
@@ -1212,7 +1227,7 @@ fn transfer_chunked(headers: &[httparse::Header]) -> Option<bool> {
     last.map(|l| l == "chunked")
 }
 
-fn request_head(req: &httparse::Request) -> Head {
+fn request_head(req: &httparse::Request, keep: bool) -> Head {
     let headers = &*req.headers;
     let method = req.method.unwrap_or("").to_string();
     let uri = cap_string(req.path.unwrap_or("").to_string());
@@ -1251,7 +1266,7 @@ fn request_head(req: &httparse::Request) -> Head {
         sec_fetch_dest: get(headers, "sec-fetch-dest"),
         sec_fetch_mode: get(headers, "sec-fetch-mode"),
         user_agent: get(headers, "user-agent"),
-        request_headers: keep_headers(headers),
+        request_headers: keep_headers(headers, keep),
         method,
         uri,
         ..HttpTransaction::default()
@@ -1259,7 +1274,7 @@ fn request_head(req: &httparse::Request) -> Head {
     Head::Request(Box::new(tx), kind)
 }
 
-fn response_head(resp: &httparse::Response) -> Head {
+fn response_head(resp: &httparse::Response, keep: bool) -> Head {
     let headers = &*resp.headers;
     let status = resp.code.unwrap_or(0);
     let te = transfer_chunked(headers);
@@ -1299,7 +1314,7 @@ fn response_head(resp: &httparse::Response) -> Head {
         cache_control: get(headers, "cache-control"),
         connection: get(headers, "connection"),
         content_type: get(headers, "content-type"),
-        headers: keep_headers(headers),
+        headers: keep_headers(headers, keep),
         weird,
     }))
 }
@@ -1318,10 +1333,10 @@ fn header_value(kept: &[(String, String)], name: &str) -> Option<String> {
         .map(|(_, v)| v.clone())
 }
 
-fn keep_headers(headers: &[httparse::Header]) -> Vec<(String, String)> {
+fn keep_headers(headers: &[httparse::Header], keep: bool) -> Vec<(String, String)> {
     headers
         .iter()
-        .take(MAX_KEPT_HEADERS)
+        .take(if keep { MAX_KEPT_HEADERS } else { 0 })
         .map(|h| {
             (
                 cap_string(h.name.to_string()),

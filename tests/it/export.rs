@@ -2,7 +2,7 @@
 //! HAR 1.2 (structural check, and `har-validator` when node has it), and the HTML page
 //! (self-contained; rendered in headless Chromium when it is installed).
 
-use crate::util::{analyze, lifecycle, run_ok, testdata};
+use crate::util::{analyze, library_tables, library_tables_with, lifecycle, run_ok, testdata};
 use lifecycle::export::table::ColumnData;
 use lifecycle::export::{self, Format, har};
 use polars::prelude::{DataType, ParquetReader, SerReader, TimeUnit, TimeZone};
@@ -250,6 +250,41 @@ fn write_har(cap: &Path, dir: &Path) -> (PathBuf, Value) {
     );
     let v = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     (path, v)
+}
+
+/// Without `--har` the HTTP parser keeps only the header fields the tables use: the tables
+/// are the same as with every header kept, and with `--har` the HAR still lists them all.
+#[test]
+fn headers_are_kept_for_the_har_only() {
+    use lifecycle::analyze::Options;
+    for cap in captures() {
+        let lean = library_tables_with(
+            &cap,
+            Options {
+                keep_http_headers: false,
+                ..Options::default()
+            },
+        );
+        assert_eq!(lean, library_tables(&cap, true), "{}", cap.display());
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (_, doc) = write_har(&testdata("wikipedia.pcap"), dir.path());
+    let entries = doc["log"]["entries"].as_array().unwrap();
+    let http: Vec<&Value> = entries
+        .iter()
+        .filter(|e| {
+            e["request"]["url"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("http://"))
+        })
+        .collect();
+    assert!(!http.is_empty());
+    for e in http {
+        assert!(
+            !e["request"]["headers"].as_array().unwrap().is_empty(),
+            "{e}"
+        );
+    }
 }
 
 #[test]

@@ -105,10 +105,18 @@ pub fn cli_tables(
 /// The tables (name, CSV text) of a capture through the library, rows released while
 /// reading (the default) or all at the end.
 pub fn library_tables(capture: &Path, release_while_reading: bool) -> Vec<(String, String)> {
-    let mut a = Analyzer::new(Options {
-        release_while_reading,
-        ..Options::default()
-    });
+    library_tables_with(
+        capture,
+        Options {
+            release_while_reading,
+            ..Options::default()
+        },
+    )
+}
+
+/// [`library_tables`] with any options.
+pub fn library_tables_with(capture: &Path, opts: Options) -> Vec<(String, String)> {
+    let mut a = Analyzer::new(opts);
     if let Ok((r, _)) = open_input(capture) {
         let _ = a.feed_capture("c", r, &mut |_| {});
     }
