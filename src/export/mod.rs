@@ -112,7 +112,7 @@ fn dns_table_from<'r>(rows: &'r [DnsLookup], first: usize, navs: &[Option<u64>])
         .str("qname", |r| Some(r.qname.as_str()))
         .str("qtype", |r| Some(dns::qtype_name(r.qtype)))
         .str("rcode", |r| r.rcode.map(dns::rcode_name))
-        .list("answers", |r| r.answers.iter().map(|a| a.to_string()))
+        .list("answers", |r| r.answers.iter().map(answer_text))
         .int("min_ttl", |r| r.min_ttl.map(i64::from))
         .int("retransmits", |r| Some(r.retransmits as i64))
         .int_at("navigation_id", |i, _| {
@@ -127,6 +127,14 @@ fn dns_table_from<'r>(rows: &'r [DnsLookup], first: usize, navs: &[Option<u64>])
         .int("query_frame", |r| Some(r.query_frame as i64))
         .int("response_frame", |r| r.response_frame.map(|x| x as i64))
         .build()
+}
+
+/// An answer record's text in one allocation (`to_string` grows the string write by write).
+fn answer_text(a: &dns::Answer) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(64);
+    let _ = write!(s, "{a}");
+    s
 }
 
 pub fn dhcp_table(rows: &[DhcpExchange]) -> Table<'_> {
