@@ -361,6 +361,27 @@ mod tests {
         }
     }
 
+    /// Both directions give one key; the address family, the ports' sides and the protocol
+    /// tell keys apart.
+    #[test]
+    fn flow_keys() {
+        let (c, s) = (ep("10.0.0.1", 40000), ep("10.0.0.2", 443));
+        assert_eq!(FlowKey::new(c, s, 6), FlowKey::new(s, c, 6));
+        assert_ne!(FlowKey::new(c, s, 6), FlowKey::new(c, s, 17));
+        // IPv4 10.0.0.1 and IPv6 ::a00:1 have the same low bits.
+        let c6 = ep("::a00:1", 40000);
+        assert_ne!(FlowKey::new(c, s, 6), FlowKey::new(c6, s, 6));
+        // Ports swapped between the hosts: another connection.
+        let (c2, s2) = (ep("10.0.0.1", 443), ep("10.0.0.2", 40000));
+        assert_ne!(FlowKey::new(c, s, 6), FlowKey::new(c2, s2, 6));
+        let (a6, b6) = (ep("2001:db8::1", 5353), ep("2001:db8::2", 53));
+        assert_eq!(FlowKey::new(a6, b6, 17), FlowKey::new(b6, a6, 17));
+        assert_ne!(
+            FlowKey::new(a6, b6, 17),
+            FlowKey::new(a6, ep("2001:db8::2", 54), 17)
+        );
+    }
+
     #[test]
     fn bidirectional_and_sequential_ids() {
         let mut t: FlowTable<()> = FlowTable::new();
