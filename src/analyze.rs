@@ -1246,7 +1246,7 @@ fn udp_payload(
             }
             ctx.trackers
                 .dns
-                .take_message(ts, frame.number, dsrc, ddst, dns::Transport::Udp, m);
+                .message(ts, frame.number, dsrc, ddst, dns::Transport::Udp, m);
         }
         Err(e) => ctx.weird(
             Some(frame.number),
@@ -1436,7 +1436,7 @@ fn deliver(
             framers[dir.idx()].push(ready_ts, bytes, &mut |t, m| msgs.push((t, m.to_vec())));
             for (t, m) in msgs {
                 match dns::parse_message(&m) {
-                    Ok(msg) => ctx.trackers.dns.take_message(
+                    Ok(msg) => ctx.trackers.dns.message(
                         t,
                         f.first_frame,
                         dns::Endpoint {

@@ -8,8 +8,8 @@ fuzz_target!(|data: &[u8]| {
     let a = Endpoint { ip: [10, 0, 0, 1].into(), port: 5000 };
     let b = Endpoint { ip: [10, 0, 0, 2].into(), port: 53 };
     if let Ok(m) = dns::parse_message(data) {
-        t.message(Timestamp(1), 1, a, b, Transport::Udp, &m);
-        t.message(Timestamp(2), 2, b, a, Transport::Udp, &m);
+        t.message(Timestamp(1), 1, a, b, Transport::Udp, m.clone());
+        t.message(Timestamp(2), 2, b, a, Transport::Udp, m);
     }
     let mut f = TcpFramer::new();
     let mut msgs = 0;

@@ -891,22 +891,9 @@ impl DnsTracker {
         }
     }
 
-    /// A DNS message seen from `src` to `dst` at `ts`, in frame `frame`.
+    /// A DNS message seen from `src` to `dst` at `ts`, in frame `frame`. The message's
+    /// answer records and question name move into the lookup.
     pub fn message(
-        &mut self,
-        ts: Timestamp,
-        frame: u64,
-        src: Endpoint,
-        dst: Endpoint,
-        transport: Transport,
-        msg: &DnsMessage,
-    ) {
-        self.take_message(ts, frame, src, dst, transport, msg.clone());
-    }
-
-    /// [`DnsTracker::message`] for a message the caller is done with: its answer records
-    /// move into the lookup instead of being copied.
-    pub fn take_message(
         &mut self,
         ts: Timestamp,
         frame: u64,
@@ -1606,10 +1593,10 @@ mod tests {
         let (c, s) = (ep(CLIENT, 50804), ep(SERVER, 53));
         let (qm, rm) = (parse(RETX_Q), parse(RETX_R));
         let mut tr = DnsTracker::new();
-        tr.message(t(1687555547, 528343), 67, c, s, Transport::Udp, &qm);
-        tr.message(t(1687555547, 572969), 70, c, s, Transport::Udp, &qm);
-        tr.message(t(1687555547, 574005), 71, s, c, Transport::Udp, &rm);
-        tr.message(t(1687555547, 593073), 76, s, c, Transport::Udp, &rm);
+        tr.message(t(1687555547, 528343), 67, c, s, Transport::Udp, qm.clone());
+        tr.message(t(1687555547, 572969), 70, c, s, Transport::Udp, qm.clone());
+        tr.message(t(1687555547, 574005), 71, s, c, Transport::Udp, rm.clone());
+        tr.message(t(1687555547, 593073), 76, s, c, Transport::Udp, rm.clone());
         let mut out = Vec::new();
         tr.expire(t(1687555548, 574004), &mut out);
         assert!(out.is_empty(), "still lingering for late duplicates");
@@ -1651,8 +1638,8 @@ mod tests {
         let (c, s) = (ep(CLIENT, 50804), ep(SERVER, 53));
         let qm = parse(RETX_Q);
         let mut tr = DnsTracker::new();
-        tr.message(t(100, 0), 1, c, s, Transport::Udp, &qm);
-        tr.message(t(105, 0), 2, c, s, Transport::Udp, &qm); // retransmission extends the wait
+        tr.message(t(100, 0), 1, c, s, Transport::Udp, qm.clone());
+        tr.message(t(105, 0), 2, c, s, Transport::Udp, qm.clone()); // retransmission extends the wait
         let mut out = Vec::new();
         tr.expire(t(114, 999_999), &mut out);
         assert!(out.is_empty());
@@ -1668,7 +1655,7 @@ mod tests {
             (None, None, None, 1)
         );
 
-        tr.message(t(200, 0), 3, c, s, Transport::Udp, &qm);
+        tr.message(t(200, 0), 3, c, s, Transport::Udp, qm.clone());
         let out = drain(&mut tr);
         assert_eq!(out.len(), 1);
         assert_eq!(
@@ -1699,10 +1686,31 @@ mod tests {
         (tcp_resp.id, tcp_resp.truncated) = (0x183a, false);
 
         let mut tr = DnsTracker::new();
-        tr.message(t(1534836769, 250000), 9, cu, s, Transport::Udp, &query);
-        tr.message(t(1534836769, 263573), 10, s, cu, Transport::Udp, &tc);
-        tr.message(t(1534836769, 264000), 11, ct, s, Transport::Tcp, &tcp_query);
-        tr.message(t(1534836769, 271918), 12, s, ct, Transport::Tcp, &tcp_resp);
+        tr.message(
+            t(1534836769, 250000),
+            9,
+            cu,
+            s,
+            Transport::Udp,
+            query.clone(),
+        );
+        tr.message(t(1534836769, 263573), 10, s, cu, Transport::Udp, tc.clone());
+        tr.message(
+            t(1534836769, 264000),
+            11,
+            ct,
+            s,
+            Transport::Tcp,
+            tcp_query.clone(),
+        );
+        tr.message(
+            t(1534836769, 271918),
+            12,
+            s,
+            ct,
+            Transport::Tcp,
+            tcp_resp.clone(),
+        );
         let out = drain(&mut tr);
         assert_eq!(out.len(), 2);
         assert_eq!(
@@ -1741,10 +1749,10 @@ mod tests {
         let ra = resp(&qa, RData::A("192.0.2.1".parse().unwrap()), 1);
         let raaaa = resp(&qaaaa, RData::Aaaa("2001:db8::1".parse().unwrap()), 28);
         let mut tr = DnsTracker::new();
-        tr.message(t(1, 0), 1, c, s, Transport::Udp, &qa);
-        tr.message(t(1, 100), 2, c, s, Transport::Udp, &qaaaa);
-        tr.message(t(1, 5000), 3, s, c, Transport::Udp, &raaaa);
-        tr.message(t(1, 9000), 4, s, c, Transport::Udp, &ra);
+        tr.message(t(1, 0), 1, c, s, Transport::Udp, qa.clone());
+        tr.message(t(1, 100), 2, c, s, Transport::Udp, qaaaa.clone());
+        tr.message(t(1, 5000), 3, s, c, Transport::Udp, raaaa.clone());
+        tr.message(t(1, 9000), 4, s, c, Transport::Udp, ra.clone());
         let out = drain(&mut tr);
         assert_eq!(out.len(), 2);
         assert_eq!(
@@ -1771,7 +1779,7 @@ mod tests {
             s,
             c,
             Transport::Udp,
-            &parse(HTTPS_R),
+            parse(HTTPS_R),
         );
         let out = drain(&mut tr);
         assert_eq!(out.len(), 1);
@@ -1799,7 +1807,7 @@ mod tests {
             c,
             s,
             Transport::Udp,
-            &parse(HTTPS_Q),
+            parse(HTTPS_Q),
         );
         tr.message(
             t(1710773996, 379777),
@@ -1807,7 +1815,7 @@ mod tests {
             s,
             c,
             Transport::Udp,
-            &parse(HTTPS_R),
+            parse(HTTPS_R),
         );
         let out = drain(&mut tr);
         assert!((out[0].latency_ms.unwrap() - 16.476).abs() < 1e-9);
@@ -1822,9 +1830,9 @@ mod tests {
         formerr.questions.clear();
         formerr.rcode = 1;
         let mut tr = DnsTracker::new();
-        tr.message(t(1, 0), 1, c, s, Transport::Udp, &qm);
-        tr.message(t(1, 1000), 2, s, c, Transport::Udp, &formerr);
-        tr.message(t(1, 2000), 3, s, c, Transport::Udp, &parse(NX_R));
+        tr.message(t(1, 0), 1, c, s, Transport::Udp, qm.clone());
+        tr.message(t(1, 1000), 2, s, c, Transport::Udp, formerr.clone());
+        tr.message(t(1, 2000), 3, s, c, Transport::Udp, parse(NX_R));
         let out = drain(&mut tr);
         assert_eq!(out.len(), 1);
         assert_eq!(
@@ -1852,7 +1860,7 @@ mod tests {
                 ep(CLIENT, port),
                 s,
                 Transport::Udp,
-                &qm,
+                qm.clone(),
             );
         }
         tr.message(
@@ -1861,7 +1869,7 @@ mod tests {
             s,
             ep(CLIENT, 9),
             Transport::Udp,
-            &parse(SNAPLEN_R),
+            parse(SNAPLEN_R),
         );
         let kinds: Vec<&str> = tr.weirds().iter().map(|w| w.kind).collect();
         assert_eq!(
@@ -1889,7 +1897,7 @@ mod tests {
                 ep(SERVER, 53),
                 ep(CLIENT, 1000),
                 Transport::Udp,
-                &rm,
+                rm.clone(),
             );
         }
         let w = tr.weirds();
