@@ -38,9 +38,7 @@ impl Timestamp {
 
     /// RFC 3339 with nanoseconds, UTC: `2024-01-31T12:34:56.123456789Z`.
     pub fn to_rfc3339(self) -> String {
-        let mut s = String::with_capacity(30);
-        self.push_rfc3339(&mut s);
-        s
+        self.to_string()
     }
 
     /// Appends [`Self::to_rfc3339`]'s text to `out` as bytes (the CSV writer's path).
@@ -51,13 +49,22 @@ impl Timestamp {
         }
     }
 
+    /// (year, month, day, second of the day, nanoseconds).
+    fn civil(self) -> (i64, u32, u32, i64, i64) {
+        let secs = self.0.div_euclid(1_000_000_000);
+        let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+        (
+            y,
+            m,
+            d,
+            secs.rem_euclid(86_400),
+            self.0.rem_euclid(1_000_000_000),
+        )
+    }
+
     /// The text for years 0..=9999 (every capture), filled in place.
     fn rfc3339_bytes(self) -> Option<[u8; 30]> {
-        let secs = self.0.div_euclid(1_000_000_000);
-        let nanos = self.0.rem_euclid(1_000_000_000);
-        let days = secs.div_euclid(86_400);
-        let sod = secs.rem_euclid(86_400);
-        let (y, m, d) = civil_from_days(days);
+        let (y, m, d, sod, nanos) = self.civil();
         if !(0..=9999).contains(&y) {
             return None;
         }
@@ -78,21 +85,16 @@ impl Timestamp {
         put(29, nanos, 9);
         Some(b)
     }
+}
 
-    /// Appends [`Self::to_rfc3339`]'s text to `out`.
-    pub fn push_rfc3339(self, out: &mut String) {
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(b) = self.rfc3339_bytes() {
-            out.push_str(std::str::from_utf8(&b).unwrap_or_default());
-            return;
+            return f.write_str(std::str::from_utf8(&b).unwrap_or_default());
         }
-        let secs = self.0.div_euclid(1_000_000_000);
-        let nanos = self.0.rem_euclid(1_000_000_000);
-        let days = secs.div_euclid(86_400);
-        let sod = secs.rem_euclid(86_400);
-        let (y, m, d) = civil_from_days(days);
-        use fmt::Write;
-        let _ = write!(
-            out,
+        let (y, m, d, sod, nanos) = self.civil();
+        write!(
+            f,
             "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z",
             y,
             m,
@@ -101,13 +103,7 @@ impl Timestamp {
             (sod / 60) % 60,
             sod % 60,
             nanos
-        );
-    }
-}
-
-impl fmt::Display for Timestamp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_rfc3339())
+        )
     }
 }
 
