@@ -27,23 +27,9 @@ pub fn write_csv_rows(table: &Table, w: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
-/// One cell as CSV text.
-pub fn cell(data: &ColumnData, row: usize) -> String {
-    match data {
-        ColumnData::Int(v) => v.get(row).copied().flatten().map(|x| x.to_string()),
-        ColumnData::Float(v) => v.get(row).copied().flatten().map(fmt_float),
-        ColumnData::Str(v) => v.get(row).cloned().flatten().map(|s| quote(&s)),
-        ColumnData::Ip(v) => v.get(row).copied().flatten().map(|a| a.to_string()),
-        ColumnData::Bool(v) => v.get(row).copied().flatten().map(|b| b.to_string()),
-        ColumnData::Time(v) => v.get(row).copied().flatten().map(|t| t.to_rfc3339()),
-        ColumnData::List(v) => v.get(row).map(|l| quote(&l.join(";"))),
-    }
-    .unwrap_or_default()
-}
-
 /// Appends one cell as CSV text (UTF-8 bytes) to `out` (the writer's path: no allocation per
 /// cell).
-pub fn push_cell(data: &ColumnData, row: usize, out: &mut Vec<u8>) {
+fn push_cell(data: &ColumnData, row: usize, out: &mut Vec<u8>) {
     match data {
         ColumnData::Int(v) => {
             if let Some(x) = v.get(row).copied().flatten() {
@@ -210,6 +196,20 @@ mod tests {
     use super::super::table::TableBuilder;
     use super::*;
     use crate::base::Timestamp;
+
+    /// One cell as CSV text, built with the formatter: what [`push_cell`] must write.
+    fn cell(data: &ColumnData, row: usize) -> String {
+        match data {
+            ColumnData::Int(v) => v.get(row).copied().flatten().map(|x| x.to_string()),
+            ColumnData::Float(v) => v.get(row).copied().flatten().map(fmt_float),
+            ColumnData::Str(v) => v.get(row).cloned().flatten().map(|s| quote(&s)),
+            ColumnData::Ip(v) => v.get(row).copied().flatten().map(|a| a.to_string()),
+            ColumnData::Bool(v) => v.get(row).copied().flatten().map(|b| b.to_string()),
+            ColumnData::Time(v) => v.get(row).copied().flatten().map(|t| t.to_rfc3339()),
+            ColumnData::List(v) => v.get(row).map(|l| quote(&l.join(";"))),
+        }
+        .unwrap_or_default()
+    }
 
     #[test]
     fn writes_nulls_quotes_and_times() {
