@@ -390,7 +390,7 @@ pub(crate) fn requests_of(
                 .or_else(|| c.tls.as_ref().and_then(|t| t.alpn.clone())),
             method: x.method.take(),
             url: None,
-            uri: x.url.clone(),
+            uri: None,
             status: x.status,
             encrypted,
             timing_source: if from_http { "http" } else { "tls-records" },
@@ -407,17 +407,21 @@ pub(crate) fn requests_of(
             http: x.detail.take(),
             ..Default::default()
         };
-        if let Some(u) = &x.url {
-            // Without a Host header (HTTP/1.0), the server's address stands in.
-            let authority = r.host.clone().unwrap_or_else(|| match c.server.ip {
-                std::net::IpAddr::V6(ip) => format!("[{ip}]:{}", c.server.port),
-                ip => format!("{ip}:{}", c.server.port),
-            });
+        if let Some(u) = x.url.take() {
+            let scheme = r.scheme;
             r.url = Some(if u.starts_with('/') {
-                format!("{}://{}{}", r.scheme, authority, u)
+                // Without a Host header (HTTP/1.0), the server's address stands in.
+                match (&r.host, c.server.ip) {
+                    (Some(h), _) => format!("{scheme}://{h}{u}"),
+                    (None, std::net::IpAddr::V6(ip)) => {
+                        format!("{scheme}://[{ip}]:{}{u}", c.server.port)
+                    }
+                    (None, ip) => format!("{scheme}://{ip}:{}{u}", c.server.port),
+                }
             } else {
                 u.clone()
             });
+            r.uri = Some(u);
         }
         // Phases, contiguous: each starts where the one before ended.
         let mut cursor: Option<Timestamp> = None;
