@@ -607,7 +607,10 @@ impl Analyzer {
         done.result = loop {
             match reader.next_event() {
                 Ok(Some(Event::Frame(frame))) => {
-                    done.info.add_frame(&frame);
+                    // Only worker 0's facts are reported.
+                    if w == 0 {
+                        done.info.add_frame(&frame);
+                    }
                     let mut tick = None;
                     if frame.ts.0 >= self.next_expire {
                         self.next_expire = frame.ts.0.saturating_add(EXPIRE_EVERY_NS);
