@@ -1334,9 +1334,12 @@ fn header_value(kept: &[(String, String)], name: &str) -> Option<String> {
 }
 
 fn keep_headers(headers: &[httparse::Header], keep: bool) -> Vec<(String, String)> {
+    if !keep {
+        return Vec::new();
+    }
     headers
         .iter()
-        .take(if keep { MAX_KEPT_HEADERS } else { 0 })
+        .take(MAX_KEPT_HEADERS)
         .map(|h| {
             (
                 cap_string(h.name.to_string()),
