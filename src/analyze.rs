@@ -1122,7 +1122,7 @@ fn handle_ip(flows: &mut FlowTable<ConnApp>, ctx: &mut Ctx<'_>, frame: &Frame<'_
             };
             let syn_seq = (seg.flags.syn && !seg.flags.ack).then_some(seg.seq);
             let synack = seg.flags.syn && seg.flags.ack;
-            let l = flows.lookup(
+            let Some(l) = flows.lookup(
                 ts,
                 frame.number,
                 src,
@@ -1132,7 +1132,9 @@ fn handle_ip(flows: &mut FlowTable<ConnApp>, ctx: &mut Ctx<'_>, frame: &Frame<'_
                 synack,
                 || ConnApp::new(capture, true),
                 &mut |f, r| ended.push((f, r)),
-            );
+            ) else {
+                return;
+            };
             let dir = l.dir;
             let f = l.flow;
             count_packet(f, dir, frame, seg.payload.len() as u64 + seg.missing as u64);
@@ -1171,7 +1173,7 @@ fn handle_ip(flows: &mut FlowTable<ConnApp>, ctx: &mut Ctx<'_>, frame: &Frame<'_
                 ip: p.dst,
                 port: dst_port,
             };
-            let l = flows.lookup(
+            let Some(l) = flows.lookup(
                 ts,
                 frame.number,
                 src,
@@ -1181,7 +1183,9 @@ fn handle_ip(flows: &mut FlowTable<ConnApp>, ctx: &mut Ctx<'_>, frame: &Frame<'_
                 false,
                 || ConnApp::new(capture, false),
                 &mut |f, r| ended.push((f, r)),
-            );
+            ) else {
+                return;
+            };
             let dir = l.dir;
             let f = l.flow;
             count_packet(f, dir, frame, payload.len() as u64);

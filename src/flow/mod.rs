@@ -131,7 +131,14 @@ pub enum EndReason {
 
 /// The flow table.
 pub struct FlowTable<A> {
-    flows: SeededMap<FlowKey, Flow<A>>,
+    /// Flows by slot; freed slots are reused (`free`).
+    slots: Vec<Option<Flow<A>>>,
+    free: Vec<usize>,
+    /// Each live flow's slot.
+    index: SeededMap<FlowKey, usize>,
+    /// The key and slot of the last packet's flow: the next packet of the same flow (most
+    /// packets: a download is a run of them) is found without hashing its key.
+    last: Option<(FlowKey, usize)>,
     /// (deadline, id, key), earliest first: lazily re-checked idle deadlines. A flow may
     /// have several entries (a closed flow gets a shorter one); stale ones are skipped.
     timers: BinaryHeap<Reverse<(i64, u64, FlowKey)>>,
@@ -146,7 +153,10 @@ pub struct FlowTable<A> {
 impl<A> Default for FlowTable<A> {
     fn default() -> Self {
         FlowTable {
-            flows: SeededMap::default(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            index: SeededMap::default(),
+            last: None,
             timers: BinaryHeap::new(),
             // Ids start at 1, like every other table's.
             next_id: 1,
@@ -171,11 +181,51 @@ impl<A> FlowTable<A> {
     }
 
     pub fn len(&self) -> usize {
-        self.flows.len()
+        self.index.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.flows.is_empty()
+        self.index.is_empty()
+    }
+
+    /// The slot of a live flow.
+    fn slot_of(&self, key: &FlowKey) -> Option<usize> {
+        match self.last {
+            Some((k, i)) if k == *key => Some(i),
+            _ => self.index.get(key).copied(),
+        }
+    }
+
+    fn get(&self, key: &FlowKey) -> Option<&Flow<A>> {
+        self.slots.get(self.slot_of(key)?)?.as_ref()
+    }
+
+    /// Adds a flow; returns its slot.
+    fn insert(&mut self, key: FlowKey, flow: Flow<A>) -> usize {
+        let i = match self.free.pop() {
+            Some(i) => {
+                if let Some(slot) = self.slots.get_mut(i) {
+                    *slot = Some(flow);
+                }
+                i
+            }
+            None => {
+                self.slots.push(Some(flow));
+                self.slots.len() - 1
+            }
+        };
+        self.index.insert(key, i);
+        i
+    }
+
+    fn remove(&mut self, key: &FlowKey) -> Option<Flow<A>> {
+        let i = self.index.remove(key)?;
+        if self.last.is_some_and(|(k, _)| k == *key) {
+            self.last = None;
+        }
+        let f = self.slots.get_mut(i)?.take();
+        self.free.push(i);
+        f
     }
 
     pub fn weirds(&mut self) -> Vec<Weird> {
@@ -197,7 +247,7 @@ impl<A> FlowTable<A> {
 
     /// Every live flow, in no particular order.
     pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Flow<A>> {
-        self.flows.values_mut()
+        self.slots.iter_mut().flatten()
     }
 
     /// Finds or creates the flow of a packet from `src` to `dst`.
@@ -218,27 +268,27 @@ impl<A> FlowTable<A> {
         synack: bool,
         new_app: impl FnOnce() -> A,
         ended: &mut dyn FnMut(Flow<A>, EndReason),
-    ) -> Lookup<'_, A> {
+    ) -> Option<Lookup<'_, A>> {
         let key = FlowKey::new(src, dst, proto);
         let syn_only = syn_seq.is_some();
         if let Some(seq) = syn_seq
-            && let Some(f) = self.flows.get(&key)
+            && let Some(f) = self.get(&key)
             && let Some(t) = f.tcp.as_ref()
             && (t.is_closed() || (t.has_data() && f.orig == src))
             && t.dirs[0].isn != Some(seq)
         {
             // A fresh SYN on a tuple whose connection is over (port reuse).
-            if let Some(old) = self.flows.remove(&key) {
+            if let Some(old) = self.remove(&key) {
                 ended(old, EndReason::Reused);
             }
         }
-        if self.flows.len() >= MAX_FLOWS && !self.flows.contains_key(&key) {
+        let known = self.slot_of(&key);
+        if known.is_none() && self.index.len() >= MAX_FLOWS {
             self.evict_one(ts, ended);
         }
-        let mut created = false;
-        let flow = match self.flows.entry(key) {
-            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
-            std::collections::hash_map::Entry::Vacant(v) => {
+        let slot = match known {
+            Some(slot) => slot,
+            None => {
                 let (orig, resp) = if synack || (!syn_only && server_port_heuristic(src, dst)) {
                     (dst, src)
                 } else {
@@ -257,28 +307,38 @@ impl<A> FlowTable<A> {
                 };
                 self.timers
                     .push(Reverse((ts.0.saturating_add(timeout), id, key)));
-                created = true;
-                v.insert(Flow {
-                    id,
-                    proto,
-                    orig,
-                    resp,
-                    first_ts: ts,
-                    last_ts: ts,
-                    first_frame: frame,
-                    packets: [0; 2],
-                    frame_bytes: [0; 2],
-                    payload_bytes: [0; 2],
-                    tcp,
-                    app: new_app(),
-                })
+                self.insert(
+                    key,
+                    Flow {
+                        id,
+                        proto,
+                        orig,
+                        resp,
+                        first_ts: ts,
+                        last_ts: ts,
+                        first_frame: frame,
+                        packets: [0; 2],
+                        frame_bytes: [0; 2],
+                        payload_bytes: [0; 2],
+                        tcp,
+                        app: new_app(),
+                    },
+                )
             }
         };
+        // `None` only if the table lost the flow it just found or made (a bug, not input).
+        self.slots.get(slot)?.as_ref()?;
+        self.last = Some((key, slot));
+        let flow = self.slots.get_mut(slot)?.as_mut()?;
         if ts > flow.last_ts {
             flow.last_ts = ts;
         }
         let dir = flow.direction_of(&src);
-        Lookup { flow, dir, created }
+        Some(Lookup {
+            flow,
+            dir,
+            created: known.is_none(),
+        })
     }
 
     /// A TCP flow was just closed (FIN both ways or RST): it expires after the short
@@ -296,7 +356,7 @@ impl<A> FlowTable<A> {
                 break;
             }
             self.timers.pop();
-            let Some(f) = self.flows.get(&key) else {
+            let Some(f) = self.get(&key) else {
                 continue;
             };
             if f.id != id {
@@ -304,7 +364,7 @@ impl<A> FlowTable<A> {
             }
             let due = f.last_ts.0.saturating_add(f.idle_timeout());
             if due <= now.0 {
-                if let Some(f) = self.flows.remove(&key) {
+                if let Some(f) = self.remove(&key) {
                     ended(f, EndReason::Idle);
                 }
             } else {
@@ -316,8 +376,8 @@ impl<A> FlowTable<A> {
 
     fn evict_one(&mut self, ts: Timestamp, ended: &mut dyn FnMut(Flow<A>, EndReason)) {
         while let Some(Reverse((_, id, key))) = self.timers.pop() {
-            if self.flows.get(&key).is_some_and(|f| f.id == id) {
-                if let Some(f) = self.flows.remove(&key) {
+            if self.get(&key).is_some_and(|f| f.id == id) {
+                if let Some(f) = self.remove(&key) {
                     self.evicted += 1;
                     if self.evicted == 1 {
                         self.weirds.push(Weird::new(
@@ -335,7 +395,10 @@ impl<A> FlowTable<A> {
 
     /// End of capture: every flow, in id order.
     pub fn drain(&mut self, ended: &mut dyn FnMut(Flow<A>, EndReason)) {
-        let mut all: Vec<Flow<A>> = self.flows.drain().map(|(_, f)| f).collect();
+        let mut all: Vec<Flow<A>> = self.slots.drain(..).flatten().collect();
+        self.index.clear();
+        self.free.clear();
+        self.last = None;
         self.timers.clear();
         all.sort_by_key(|f| f.id);
         for f in all {
@@ -387,24 +450,30 @@ mod tests {
         let mut t: FlowTable<()> = FlowTable::new();
         let mut ended = |_f: Flow<()>, _r| {};
         let (c, s) = (ep("10.0.0.1", 40000), ep("10.0.0.2", 443));
-        let l = t.lookup(Timestamp(1), 1, c, s, 6, Some(1), false, || (), &mut ended);
+        let l = t
+            .lookup(Timestamp(1), 1, c, s, 6, Some(1), false, || (), &mut ended)
+            .unwrap();
         assert!(l.created);
         assert_eq!(l.dir, Direction::Orig);
         assert_eq!(l.flow.id, 1);
-        let l = t.lookup(Timestamp(2), 2, s, c, 6, None, true, || (), &mut ended);
+        let l = t
+            .lookup(Timestamp(2), 2, s, c, 6, None, true, || (), &mut ended)
+            .unwrap();
         assert!(!l.created);
         assert_eq!(l.dir, Direction::Resp);
-        let l = t.lookup(
-            Timestamp(3),
-            3,
-            ep("10.0.0.1", 40001),
-            s,
-            6,
-            Some(1),
-            false,
-            || (),
-            &mut ended,
-        );
+        let l = t
+            .lookup(
+                Timestamp(3),
+                3,
+                ep("10.0.0.1", 40001),
+                s,
+                6,
+                Some(1),
+                false,
+                || (),
+                &mut ended,
+            )
+            .unwrap();
         assert_eq!(l.flow.id, 2);
     }
 
@@ -413,7 +482,9 @@ mod tests {
         let mut t: FlowTable<()> = FlowTable::new();
         let mut ended = |_f: Flow<()>, _r| {};
         let (c, s) = (ep("10.0.0.1", 40000), ep("10.0.0.2", 443));
-        let l = t.lookup(Timestamp(1), 1, s, c, 6, None, true, || (), &mut ended);
+        let l = t
+            .lookup(Timestamp(1), 1, s, c, 6, None, true, || (), &mut ended)
+            .unwrap();
         assert_eq!(l.flow.orig, c);
         assert_eq!(l.dir, Direction::Resp);
     }
@@ -433,11 +504,121 @@ mod tests {
             false,
             || (),
             &mut |_, _| {},
-        );
+        )
+        .unwrap();
         t.expire(Timestamp(UDP_IDLE_NS - 1), &mut |_, _| n += 1);
         assert_eq!(n, 0);
         t.expire(Timestamp(UDP_IDLE_NS), &mut |_, _| n += 1);
         assert_eq!(n, 1);
         assert!(t.is_empty());
+    }
+
+    /// The last-flow shortcut never hands out a flow that left the table: a flow that ends
+    /// (idle, port reuse) and a new flow that takes its slot are told apart, packet after
+    /// packet, in both orders.
+    #[test]
+    fn last_flow_shortcut_follows_removal_and_slot_reuse() {
+        type Ended = Vec<(u64, u32, EndReason)>;
+        #[allow(clippy::too_many_arguments)]
+        fn look(
+            t: &mut FlowTable<u32>,
+            ended: &mut Ended,
+            ts: i64,
+            a: Endpoint,
+            b: Endpoint,
+            proto: u8,
+            syn: Option<u32>,
+            app: u32,
+        ) -> (u64, u32, bool, Direction) {
+            let l = t
+                .lookup(
+                    Timestamp(ts),
+                    ts as u64,
+                    a,
+                    b,
+                    proto,
+                    syn,
+                    false,
+                    || app,
+                    &mut |f, r| ended.push((f.id, f.app, r)),
+                )
+                .unwrap();
+            (l.flow.id, l.flow.app, l.created, l.dir)
+        }
+        let mut t: FlowTable<u32> = FlowTable::new();
+        let mut ended: Ended = Vec::new();
+        let (c, s) = (ep("10.0.0.1", 40000), ep("10.0.0.2", 443));
+        let (c2, s2) = (ep("10.0.0.3", 40000), ep("10.0.0.4", 53));
+        assert_eq!(
+            look(&mut t, &mut ended, 0, c, s, 6, Some(1), 10),
+            (1, 10, true, Direction::Orig)
+        );
+        assert_eq!(
+            look(&mut t, &mut ended, 1, s, c, 6, None, 0),
+            (1, 10, false, Direction::Resp)
+        );
+        // UDP flow 2, the last flow looked up, expires; another flow takes its slot, and
+        // the next packet of flow 2's tuple makes a new flow, not a hit on the old slot.
+        assert_eq!(
+            look(&mut t, &mut ended, 2, c2, s2, 17, None, 20),
+            (2, 20, true, Direction::Orig)
+        );
+        t.expire(Timestamp(UDP_IDLE_NS + 2), &mut |f, r| {
+            ended.push((f.id, f.app, r))
+        });
+        assert_eq!(ended.pop(), Some((2, 20, EndReason::Idle)));
+        assert_eq!(t.len(), 1);
+        let c3 = ep("10.0.0.5", 40000);
+        assert_eq!(
+            look(&mut t, &mut ended, UDP_IDLE_NS + 3, c3, s2, 17, None, 30),
+            (3, 30, true, Direction::Orig)
+        );
+        assert_eq!(
+            look(&mut t, &mut ended, UDP_IDLE_NS + 3, s2, c2, 17, None, 35),
+            (4, 35, true, Direction::Resp)
+        );
+        assert_eq!(
+            look(&mut t, &mut ended, UDP_IDLE_NS + 4, s2, c3, 17, None, 0),
+            (3, 30, false, Direction::Resp)
+        );
+        // Port reuse right after the old connection's last packet: the new SYN ends flow 1
+        // (it carried data one way: mark it) and makes flow 5 from the same tuple.
+        if let Some(f) = t.iter_mut().find(|f| f.id == 1) {
+            f.tcp.as_mut().unwrap().segment(
+                Direction::Orig,
+                Timestamp(5),
+                2,
+                0,
+                false,
+                true,
+                false,
+                false,
+                100,
+                10,
+            );
+        }
+        assert_eq!(
+            look(&mut t, &mut ended, UDP_IDLE_NS + 5, c, s, 6, None, 0),
+            (1, 10, false, Direction::Orig)
+        );
+        assert_eq!(
+            look(&mut t, &mut ended, UDP_IDLE_NS + 6, c, s, 6, Some(99), 40),
+            (5, 40, true, Direction::Orig)
+        );
+        assert_eq!(ended.pop(), Some((1, 10, EndReason::Reused)));
+        assert_eq!(
+            look(&mut t, &mut ended, UDP_IDLE_NS + 7, s, c, 6, None, 0),
+            (5, 40, false, Direction::Resp)
+        );
+        assert_eq!(t.len(), 3);
+        let mut rest = Vec::new();
+        t.drain(&mut |f, _| rest.push((f.id, f.app)));
+        assert_eq!(rest, vec![(3, 30), (4, 35), (5, 40)]);
+        assert!(t.is_empty());
+        // After a drain the table starts over cleanly.
+        assert_eq!(
+            look(&mut t, &mut ended, UDP_IDLE_NS + 8, c, s, 6, Some(1), 50),
+            (6, 50, true, Direction::Orig)
+        );
     }
 }
