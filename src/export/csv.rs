@@ -78,27 +78,14 @@ fn push_cell(data: &ColumnData, row: usize, out: &mut Vec<u8>) {
     }
 }
 
-/// Decimal digits of `x` appended to `out` (what `{x}` prints, without the formatter).
+/// Decimal digits of `x` appended to `out` (what `{x}` prints, without the formatter: itoa
+/// writes two digits per step).
 fn push_int(x: i64, out: &mut Vec<u8>) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    let mut v = x.unsigned_abs();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    if x < 0 {
-        out.push(b'-');
-    }
-    out.extend_from_slice(&buf[i..]);
+    out.extend_from_slice(itoa::Buffer::new().format(x).as_bytes());
 }
 
 /// An address as `Display` writes it (dotted quad without the formatter for IPv4).
-fn push_ip(a: std::net::IpAddr, out: &mut Vec<u8>) {
+pub(super) fn push_ip(a: std::net::IpAddr, out: &mut Vec<u8>) {
     match a {
         std::net::IpAddr::V4(v4) => {
             for (i, o) in v4.octets().into_iter().enumerate() {

@@ -120,7 +120,7 @@ fn dns_table_from<'r>(rows: &'r [DnsLookup], first: usize, navs: &[Option<u64>])
         })
         .int("client_port", |r| Some(r.client_port as i64))
         .int("server_port", |r| Some(r.server_port as i64))
-        .list("addresses", |r| r.addresses.iter().map(|a| a.to_string()))
+        .list("addresses", |r| r.addresses.iter().map(|a| ip_text(*a)))
         .list("cnames", |r| r.cnames.iter().map(String::as_str))
         .bool("truncated", |r| Some(r.truncated))
         .bool("unsolicited", |r| Some(r.unsolicited))
@@ -129,12 +129,34 @@ fn dns_table_from<'r>(rows: &'r [DnsLookup], first: usize, navs: &[Option<u64>])
         .build()
 }
 
-/// An answer record's text in one allocation (`to_string` grows the string write by write).
+/// An answer record's text as its `Display` writes it, in one allocation (`to_string` grows
+/// the string write by write), with addresses and names written without the formatter.
 fn answer_text(a: &dns::Answer) -> String {
     use std::fmt::Write as _;
     let mut s = String::with_capacity(64);
-    let _ = write!(s, "{a}");
+    match &a.data {
+        dns::RData::A(ip) => {
+            s.push_str(&dns::qtype_name(a.rtype));
+            s.push(' ');
+            s.push_str(&ip_text((*ip).into()));
+        }
+        dns::RData::Cname(name) => {
+            s.push_str(&dns::qtype_name(a.rtype));
+            s.push(' ');
+            s.push_str(name);
+        }
+        _ => {
+            let _ = write!(s, "{a}");
+        }
+    }
     s
+}
+
+/// An address as `Display` writes it (IPv4 without the formatter).
+fn ip_text(ip: std::net::IpAddr) -> String {
+    let mut b = Vec::with_capacity(15);
+    csv::push_ip(ip, &mut b);
+    String::from_utf8(b).unwrap_or_else(|_| ip.to_string())
 }
 
 pub fn dhcp_table(rows: &[DhcpExchange]) -> Table<'_> {
@@ -382,6 +404,64 @@ pub fn write_atomic(
         Err(e) => {
             let _ = fs::remove_file(&tmp);
             Err(e)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dns::{Answer, RData};
+
+    /// The table text of answers and addresses is what `Display` prints, including the
+    /// shortcuts' record types (an A or CNAME record under another type number keeps its
+    /// type's name).
+    #[test]
+    fn answer_and_address_text_match_display() {
+        let answer = |rtype, data| Answer {
+            name: "www.example".into(),
+            rtype,
+            ttl: 60,
+            data,
+        };
+        let answers = [
+            answer(1, RData::A("192.0.2.1".parse().unwrap())),
+            answer(1, RData::A("0.0.0.0".parse().unwrap())),
+            answer(1, RData::A("255.255.255.255".parse().unwrap())),
+            answer(99, RData::A("10.20.30.4".parse().unwrap())),
+            answer(5, RData::Cname("edge.example.net".into())),
+            answer(5, RData::Cname(String::new())),
+            answer(28, RData::Aaaa("2001:db8::1".parse().unwrap())),
+            answer(
+                65,
+                RData::Svcb {
+                    priority: 1,
+                    target: String::new(),
+                    alpn: vec!["h3".into(), "h2".into()],
+                    ipv4hint: vec!["192.0.2.7".parse().unwrap()],
+                    ipv6hint: vec![],
+                },
+            ),
+            answer(99, RData::Other(vec![0x0a, 0x0b])),
+        ];
+        for a in &answers {
+            assert_eq!(answer_text(a), a.to_string());
+        }
+        for ip in [
+            "1.2.3.4",
+            "0.0.0.0",
+            "255.255.255.255",
+            "10.0.100.9",
+            "::",
+            "::ffff:192.0.2.1",
+            "2001:db8::8a2e:370:7334",
+        ] {
+            let ip: std::net::IpAddr = ip.parse().unwrap();
+            assert_eq!(ip_text(ip), ip.to_string());
+        }
+        for x in 0..=255u8 {
+            let ip = std::net::IpAddr::from([x, 255 - x, x / 3, 7]);
+            assert_eq!(ip_text(ip), ip.to_string());
         }
     }
 }
