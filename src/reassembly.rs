@@ -102,6 +102,9 @@ pub struct Reassembler {
     last_ts: Timestamp,
     weirds: Vec<Weird>,
     weirds_dropped: u64,
+    /// Tests: take the general path for in-order segments too (the shortcut's oracle).
+    #[cfg(test)]
+    general_only: bool,
 }
 
 impl Default for Reassembler {
@@ -132,6 +135,8 @@ impl Reassembler {
             last_ts: Timestamp::default(),
             weirds: Vec::new(),
             weirds_dropped: 0,
+            #[cfg(test)]
+            general_only: false,
         }
     }
 
@@ -202,6 +207,31 @@ impl Reassembler {
         out: &mut dyn FnMut(StreamEvent<'_>),
     ) -> SegmentKind {
         self.last_ts = ts;
+        // The common case, the next bytes in order with nothing held and no FIN: delivered
+        // at once (what the general path below does for it, without its bookkeeping).
+        #[cfg(test)]
+        let shortcut = !self.general_only;
+        #[cfg(not(test))]
+        let shortcut = true;
+        if shortcut
+            && !rst
+            && !fin
+            && !payload.is_empty()
+            && self.held.is_empty()
+            && self.fin_offset.is_none()
+            && self.base_seq.is_some()
+            && self.offset_of(seq) == i128::from(self.next)
+        {
+            let offset = self.next;
+            self.next = offset.saturating_add(payload.len() as u64);
+            out(StreamEvent::Data {
+                offset,
+                bytes: payload,
+                first_ts: ts,
+                ready_ts: ts,
+            });
+            return SegmentKind::New;
+        }
         if rst {
             if !payload.is_empty() {
                 self.weird(
@@ -1295,6 +1325,73 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// The in-order shortcut is the general path's answer for its case: the same
+        /// segments (split, reordered, duplicated, overlapping; with or without a SYN,
+        /// ACKs of the peer, a FIN, an RST, small caps) give the same events, segment
+        /// kinds, weirds and counters with and without it.
+        #[test]
+        fn prop_in_order_shortcut_matches_general_path(
+            data in prop::collection::vec(any::<u8>(), 0..6_000),
+            lens in prop::collection::vec(1usize..700, 1..30),
+            picks in prop::collection::vec((any::<prop::sample::Index>(), 1usize..900), 0..10),
+            seed in any::<u64>(),
+            shuffled in any::<bool>(),
+            isn in isn_strategy(),
+            syn in any::<bool>(),
+            small_caps in any::<bool>(),
+            fin_at in prop::option::of(any::<prop::sample::Index>()),
+            rst_at in prop::option::of(any::<prop::sample::Index>()),
+            acks in prop::collection::vec(any::<prop::sample::Index>(), 0..4),
+        ) {
+            let mut segs = partition(data.len(), &lens);
+            segs.extend(extras(data.len(), &picks));
+            if shuffled {
+                shuffle(&mut segs, seed);
+            }
+            let n = segs.len().max(1);
+            let fin_i = fin_at.map(|i| i.index(n));
+            let rst_i = rst_at.map(|i| i.index(n));
+            let ack_is: Vec<usize> = acks.iter().map(|i| i.index(n)).collect();
+            let run = |general_only: bool| {
+                let mut r = if small_caps {
+                    Reassembler::with_caps(2_000, 4)
+                } else {
+                    Reassembler::new()
+                };
+                r.general_only = general_only;
+                if syn {
+                    r.syn(isn);
+                }
+                let mut evs: Vec<String> = Vec::new();
+                let mut kinds = Vec::new();
+                for (i, &(s, e)) in segs.iter().enumerate() {
+                    let ts = Timestamp(i as i64 + 1);
+                    let seq = isn.wrapping_add(1).wrapping_add(s as u32);
+                    if fin_i == Some(i) {
+                        // A bare FIN, possibly ahead of the data before it.
+                        let seq = isn.wrapping_add(1).wrapping_add(data.len() as u32);
+                        kinds.push(r.segment(ts, seq, b"", true, false, &mut |ev| {
+                            evs.push(format!("{ev:?}"))
+                        }));
+                    }
+                    let fin = fin_i.is_none() && i + 1 == segs.len() && e == data.len();
+                    let rst = rst_i == Some(i);
+                    kinds.push(r.segment(ts, seq, &data[s..e], fin, rst, &mut |ev| {
+                        evs.push(format!("{ev:?}"))
+                    }));
+                    if ack_is.contains(&i) {
+                        let ack = isn.wrapping_add(1).wrapping_add(e as u32);
+                        r.peer_ack(ts, ack, &mut |ev| evs.push(format!("{ev:?}")));
+                    }
+                }
+                r.flush(Timestamp(n as i64 + 1), &mut |ev| evs.push(format!("{ev:?}")));
+                let weirds: Vec<String> =
+                    r.weirds().iter().map(|w| format!("{} {}", w.kind, w.detail)).collect();
+                (evs, kinds, weirds, r.delivered(), r.held_bytes())
+            };
+            prop_assert_eq!(run(false), run(true));
+        }
 
         /// Split, reorder, duplicate and overlap: the exact stream comes out, in order,
         /// before any flush, with first/ready times equal to the model's.
