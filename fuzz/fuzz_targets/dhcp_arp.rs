@@ -1,7 +1,7 @@
 #![no_main]
+use libfuzzer_sys::fuzz_target;
 use lifecycle::base::Timestamp;
 use lifecycle::protocol::{arp, dhcp};
-use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let mut t = dhcp::DhcpTracker::new();

@@ -1,7 +1,7 @@
 //! The whole analysis (all stages, correlation, every table) on an arbitrary capture.
 #![no_main]
-use lifecycle::analyze::{Analyzer, Options};
 use libfuzzer_sys::fuzz_target;
+use lifecycle::analyze::{Analyzer, Options};
 
 fuzz_target!(|data: &[u8]| {
     let mut a = Analyzer::new(Options::default());

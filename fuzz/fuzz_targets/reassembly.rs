@@ -1,8 +1,8 @@
 //! Segments described by the input (seq offset, length, flags) through one reassembler.
 #![no_main]
+use libfuzzer_sys::fuzz_target;
 use lifecycle::base::Timestamp;
 use lifecycle::reassembly::Reassembler;
-use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let mut r = Reassembler::with_caps(4096, 16);
@@ -15,9 +15,16 @@ fuzz_target!(|data: &[u8]| {
         }
         let seq = u32::from_le_bytes([c[0], c[1], c[2], 0]).wrapping_add(u32::MAX - 99);
         let len = (c[3] as usize * 8).min(payload.len());
-        r.segment(Timestamp(i as i64), seq, &payload[..len], c[4] & 1 == 1, c[4] & 2 == 2, &mut |_| {
-            delivered += 1;
-        });
+        r.segment(
+            Timestamp(i as i64),
+            seq,
+            &payload[..len],
+            c[4] & 1 == 1,
+            c[4] & 2 == 2,
+            &mut |_| {
+                delivered += 1;
+            },
+        );
         if c[4] & 4 == 4 {
             r.peer_ack(Timestamp(i as i64), seq, &mut |_| {});
         }

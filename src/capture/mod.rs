@@ -138,10 +138,12 @@ pub struct CaptureReader<'r> {
     frames: u64,
     /// Number given to the first frame of this capture minus one.
     base_number: u64,
-    legacy: Option<(i32, bool)>,
+    legacy: Option<Legacy>,
     interfaces: Vec<Interface>,
     last_ts: Timestamp,
     done: bool,
+    /// Every block through pcap-parser: the record shortcut's oracle in tests and fuzzing.
+    general_only: bool,
     /// Blocks skipped because they were of no interest or unknown (for the summary).
     pub skipped_blocks: u64,
     /// Packets whose interface id was unknown.
@@ -177,9 +179,17 @@ impl<'r> CaptureReader<'r> {
             interfaces: Vec::new(),
             last_ts: Timestamp::default(),
             done: false,
+            general_only: false,
             skipped_blocks: 0,
             bad_interface: 0,
         })
+    }
+
+    /// Reads every block through pcap-parser, without the legacy-record shortcut (tests and
+    /// fuzzing compare the two).
+    #[doc(hidden)]
+    pub fn set_general_only(&mut self, on: bool) {
+        self.general_only = on;
     }
 
     /// Byte offset of the next block in the (decompressed) capture.
@@ -205,6 +215,35 @@ impl<'r> CaptureReader<'r> {
             self.inner.consume_noshift(self.pending);
             self.offset += self.pending as u64;
             self.pending = 0;
+        }
+        // A legacy pcap record whole in the buffer is read here, without pcap-parser's block
+        // machinery (the same fields `parse_pcap_frame` reads; anything else, including a
+        // record that needs a refill, takes the general path below).
+        if !self.general_only
+            && let Some(l) = self.legacy
+            && !l.modified
+            && let Some((ts_sec, frac, caplen, orig_len)) = legacy_record(self.inner.data(), l)
+        {
+            let len = 16 + caplen;
+            let frac = if l.nanos {
+                frac as i64
+            } else {
+                frac as i64 * 1000
+            };
+            let ts = Timestamp(ts_sec as i64 * 1_000_000_000 + frac);
+            self.pending = len;
+            self.frames += 1;
+            self.last_ts = ts;
+            let number = self.base_number + self.frames;
+            let data = self.inner.data().get(16..len).unwrap_or(&[]);
+            return Ok(Some(Event::Frame(Frame {
+                number,
+                ts,
+                linktype: l.linktype,
+                interface: 0,
+                data,
+                orig_len,
+            })));
         }
         loop {
             // Each block is parsed once: what the caller needs of it is described without a
@@ -346,10 +385,38 @@ impl<'r> CaptureReader<'r> {
     }
 }
 
+/// A legacy pcap file's header fields that its records depend on.
+#[derive(Clone, Copy, Debug)]
+struct Legacy {
+    linktype: i32,
+    nanos: bool,
+    big_endian: bool,
+    /// Kuznetzov's modified format (24-byte record headers): always the general path.
+    modified: bool,
+}
+
+/// The 16-byte record header at the start of `buf` (timestamp seconds, fraction, captured
+/// and original length), when the whole record is in `buf`.
+fn legacy_record(buf: &[u8], l: Legacy) -> Option<(u32, u32, usize, u32)> {
+    let field = |at: usize| -> Option<u32> {
+        let b: [u8; 4] = buf.get(at..at + 4)?.try_into().ok()?;
+        Some(if l.big_endian {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        })
+    };
+    let caplen = usize::try_from(field(8)?).ok()?;
+    if buf.len().saturating_sub(16) < caplen {
+        return None;
+    }
+    Some((field(0)?, field(4)?, caplen, field(12)?))
+}
+
 /// Reads a header/interface block into reader state; rejects versions we cannot read.
 fn absorb_meta(
     block: &PcapBlockOwned<'_>,
-    legacy: &mut Option<(i32, bool)>,
+    legacy: &mut Option<Legacy>,
     interfaces: &mut Vec<Interface>,
 ) -> Result<(), String> {
     {
@@ -369,7 +436,12 @@ fn absorb_meta(
                         h.network.0 as u32
                     ));
                 }
-                *legacy = Some((h.network.0 & 0xffff, h.is_nanosecond_precision()));
+                *legacy = Some(Legacy {
+                    linktype: h.network.0 & 0xffff,
+                    nanos: h.is_nanosecond_precision(),
+                    big_endian: h.is_bigendian(),
+                    modified: h.is_modified_format(),
+                });
             }
             PcapBlockOwned::NG(Block::SectionHeader(shb)) => {
                 if shb.major_version != 1 {
@@ -400,7 +472,7 @@ fn absorb_meta(
 fn probe(
     block: &PcapBlockOwned<'_>,
     base: usize,
-    legacy: Option<(i32, bool)>,
+    legacy: Option<Legacy>,
     interfaces: &[Interface],
     last_ts: Timestamp,
 ) -> Built {
@@ -411,7 +483,8 @@ fn probe(
         };
         match block {
             PcapBlockOwned::Legacy(b) => {
-                let (lt, nanos) = legacy.unwrap_or((linktype::ETHERNET, false));
+                let (lt, nanos) =
+                    legacy.map_or((linktype::ETHERNET, false), |l| (l.linktype, l.nanos));
                 let frac = if nanos {
                     b.ts_usec as i64
                 } else {
@@ -700,5 +773,131 @@ mod tests {
             ..micro
         };
         assert_eq!(ng_ts(0, 0, &off), Timestamp(100_000_000_000));
+    }
+
+    /// Every event of a reader, as text, with its error and end offset.
+    fn events(bytes: &[u8], general_only: bool) -> Vec<String> {
+        let mut r = match CaptureReader::new(std::io::Cursor::new(bytes.to_vec()), 0) {
+            Ok(r) => r,
+            Err(e) => return vec![format!("{e:?}")],
+        };
+        r.set_general_only(general_only);
+        let mut out = vec![];
+        loop {
+            match r.next_event() {
+                Ok(Some(Event::Frame(f))) => out.push(format!(
+                    "{} {:?} {} {} {} {:?}",
+                    f.number, f.ts, f.linktype, f.interface, f.orig_len, f.data
+                )),
+                Ok(Some(Event::Secrets(s))) => out.push(format!("{s:?}")),
+                Ok(None) => break,
+                Err(e) => {
+                    out.push(format!("{e:?}"));
+                    break;
+                }
+            }
+        }
+        out.push(format!(
+            "offset {} frames {} skipped {} bad {}",
+            r.offset(),
+            r.frames(),
+            r.skipped_blocks,
+            r.bad_interface
+        ));
+        out
+    }
+
+    /// The legacy-record shortcut reads what pcap-parser reads: the same frames, errors and
+    /// offsets on every public and bundled capture (whole, and cut at several lengths), and
+    /// on little- and big-endian, micro- and nanosecond, snaplen-cut and modified-format
+    /// files. Fails if the shortcut misreads a field or takes a record it must not.
+    #[test]
+    fn legacy_record_shortcut_matches_pcap_parser() {
+        let mut files = Vec::new();
+        for root in ["../shared/captures/public", "testdata"] {
+            let mut dirs = vec![std::path::PathBuf::from(root)];
+            while let Some(d) = dirs.pop() {
+                let Ok(rd) = std::fs::read_dir(&d) else {
+                    continue;
+                };
+                for e in rd.flatten() {
+                    let p = e.path();
+                    if p.is_dir() {
+                        dirs.push(p);
+                    } else if p
+                        .extension()
+                        .is_some_and(|x| x == "pcap" || x == "pcapng" || x == "cap")
+                        && p.metadata().is_ok_and(|m| m.len() < 8 << 20)
+                    {
+                        files.push(p);
+                    }
+                }
+            }
+        }
+        files.sort();
+        assert!(files.len() > 10, "captures not found: {files:?}");
+        let mut legacy = 0;
+        for path in &files {
+            let bytes = std::fs::read(path).unwrap();
+            legacy += usize::from(
+                bytes
+                    .get(..4)
+                    .is_some_and(|m| m != [0x0a, 0x0d, 0x0d, 0x0a]),
+            );
+            for cut in [bytes.len(), bytes.len() * 2 / 3, 24 + 16 + 7, 24 + 10] {
+                let b = &bytes[..cut.min(bytes.len())];
+                assert_eq!(
+                    events(b, false),
+                    events(b, true),
+                    "{} cut at {cut}",
+                    path.display()
+                );
+            }
+        }
+        assert!(legacy > 5, "too few legacy pcap files: {legacy}");
+
+        // Synthetic files: both byte orders, both resolutions, a snaplen cut, the modified
+        // format, and a record whose length runs past the end.
+        let frames: &[(u32, u32, &[u8])] = &[(10, 5, b"abcd"), (11, 999_999, b"xy"), (12, 0, b"")];
+        let swap = |mut v: Vec<u8>| {
+            for chunk in [0..4usize, 8..12, 12..16, 16..20, 20..24] {
+                v[chunk].reverse();
+            }
+            v[4..6].reverse();
+            v[6..8].reverse();
+            let mut at = 24;
+            while at + 16 <= v.len() {
+                let caplen = u32::from_le_bytes(v[at + 8..at + 12].try_into().unwrap()) as usize;
+                for f in 0..4 {
+                    v[at + 4 * f..at + 4 * f + 4].reverse();
+                }
+                at += 16 + caplen;
+            }
+            v
+        };
+        let mut samples = vec![pcap_le(false, frames), pcap_le(true, frames)];
+        samples.push(swap(pcap_le(false, frames)));
+        samples.push(swap(pcap_le(true, frames)));
+        let mut cut = pcap_le(false, frames);
+        cut[24 + 12..24 + 16].copy_from_slice(&1500u32.to_le_bytes());
+        samples.push(cut);
+        let mut long = pcap_le(false, frames);
+        long[24 + 8..24 + 12].copy_from_slice(&4000u32.to_le_bytes());
+        samples.push(long);
+        let mut modified = pcap_le(false, &[]);
+        modified[..4].copy_from_slice(&0xa1b2_cd34u32.to_le_bytes());
+        for (s, f, d) in frames {
+            for x in [*s, *f, d.len() as u32, d.len() as u32] {
+                modified.extend_from_slice(&x.to_le_bytes());
+            }
+            modified.extend_from_slice(&[0; 8]);
+            modified.extend_from_slice(d);
+        }
+        samples.push(modified);
+        for (i, b) in samples.iter().enumerate() {
+            let got = events(b, false);
+            assert_eq!(got, events(b, true), "sample {i}");
+            assert!(got.len() > 1, "sample {i}: {got:?}");
+        }
     }
 }
