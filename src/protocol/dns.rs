@@ -427,23 +427,18 @@ impl fmt::Display for Answer {
                     "{priority} {}",
                     if target.is_empty() { "." } else { target }
                 )?;
-                if !alpn.is_empty() {
-                    write!(f, " alpn={}", alpn.join(","))?;
+                // Lists written item by item (no joined copies).
+                for (i, a) in alpn.iter().enumerate() {
+                    f.write_str(if i == 0 { " alpn=" } else { "," })?;
+                    f.write_str(a)?;
                 }
-                let join = |v: Vec<String>| v.join(",");
-                if !ipv4hint.is_empty() {
-                    write!(
-                        f,
-                        " ipv4hint={}",
-                        join(ipv4hint.iter().map(|a| a.to_string()).collect())
-                    )?;
+                for (i, a) in ipv4hint.iter().enumerate() {
+                    f.write_str(if i == 0 { " ipv4hint=" } else { "," })?;
+                    write!(f, "{a}")?;
                 }
-                if !ipv6hint.is_empty() {
-                    write!(
-                        f,
-                        " ipv6hint={}",
-                        join(ipv6hint.iter().map(|a| a.to_string()).collect())
-                    )?;
+                for (i, a) in ipv6hint.iter().enumerate() {
+                    f.write_str(if i == 0 { " ipv6hint=" } else { "," })?;
+                    write!(f, "{a}")?;
                 }
                 Ok(())
             }
