@@ -234,19 +234,14 @@ impl<'r> CaptureReader<'r> {
                 frac as i64 * 1000
             };
             let ts = Timestamp(ts_sec as i64 * 1_000_000_000 + frac);
-            self.pending = len;
-            self.frames += 1;
-            self.last_ts = ts;
-            let number = self.base_number + self.frames;
-            let data = self.inner.data().get(16..len).unwrap_or(&[]);
-            return Ok(Some(Event::Frame(Frame {
-                number,
+            return Ok(Some(self.frame_event(
+                len,
                 ts,
-                linktype: l.linktype,
-                interface: 0,
-                data,
+                l.linktype,
+                0,
+                (16, len),
                 orig_len,
-            })));
+            )));
         }
         // Likewise a pcapng Enhanced Packet Block without options, of a known interface.
         if !self.general_only
@@ -254,21 +249,15 @@ impl<'r> CaptureReader<'r> {
             && let Some(b) = ng_epb(self.inner.data(), be)
             && let Some(ifc) = self.interfaces.get(b.if_id as usize)
         {
-            let ts = ng_ts(b.ts_high, b.ts_low, ifc);
-            let linktype = ifc.linktype;
-            self.pending = b.len;
-            self.frames += 1;
-            self.last_ts = ts;
-            let number = self.base_number + self.frames;
-            let data = self.inner.data().get(28..28 + b.caplen).unwrap_or(&[]);
-            return Ok(Some(Event::Frame(Frame {
-                number,
+            let (ts, linktype) = (ng_ts(b.ts_high, b.ts_low, ifc), ifc.linktype);
+            return Ok(Some(self.frame_event(
+                b.len,
                 ts,
                 linktype,
-                interface: b.if_id,
-                data,
-                orig_len: b.origlen,
-            })));
+                b.if_id,
+                (28, 28 + b.caplen),
+                b.origlen,
+            )));
         }
         loop {
             // Each block is parsed once: what the caller needs of it is described without a
@@ -368,20 +357,10 @@ impl<'r> CaptureReader<'r> {
                     self.consume(len);
                 }
                 Step::Packet(len, built) => match built {
-                    Built::Frame(ts, linktype, interface, (start, end), orig_len) => {
-                        self.pending = len;
-                        self.frames += 1;
-                        self.last_ts = ts;
-                        let number = self.base_number + self.frames;
-                        let data = self.inner.data().get(start..end).unwrap_or(&[]);
-                        return Ok(Some(Event::Frame(Frame {
-                            number,
-                            ts,
-                            linktype,
-                            interface,
-                            data,
-                            orig_len,
-                        })));
+                    Built::Frame(ts, linktype, interface, range, orig_len) => {
+                        return Ok(Some(
+                            self.frame_event(len, ts, linktype, interface, range, orig_len),
+                        ));
                     }
                     Built::Secrets(s) => {
                         self.consume(len);
@@ -394,6 +373,30 @@ impl<'r> CaptureReader<'r> {
                 },
             }
         }
+    }
+
+    /// The frame of the block of `len` bytes at the start of the buffer (consumed at the
+    /// next call), its packet bytes at `range` within the block's buffer.
+    fn frame_event(
+        &mut self,
+        len: usize,
+        ts: Timestamp,
+        linktype: i32,
+        interface: u32,
+        (start, end): (usize, usize),
+        orig_len: u32,
+    ) -> Event<'_> {
+        self.pending = len;
+        self.frames += 1;
+        self.last_ts = ts;
+        Event::Frame(Frame {
+            number: self.base_number + self.frames,
+            ts,
+            linktype,
+            interface,
+            data: self.inner.data().get(start..end).unwrap_or(&[]),
+            orig_len,
+        })
     }
 
     fn consume(&mut self, len: usize) {
@@ -428,14 +431,7 @@ struct Legacy {
 /// The 16-byte record header at the start of `buf` (timestamp seconds, fraction, captured
 /// and original length), when the whole record is in `buf`.
 fn legacy_record(buf: &[u8], l: Legacy) -> Option<(u32, u32, usize, u32)> {
-    let field = |at: usize| -> Option<u32> {
-        let b: [u8; 4] = buf.get(at..at + 4)?.try_into().ok()?;
-        Some(if l.big_endian {
-            u32::from_be_bytes(b)
-        } else {
-            u32::from_le_bytes(b)
-        })
-    };
+    let field = |at| u32_at(buf, at, l.big_endian);
     let caplen = usize::try_from(field(8)?).ok()?;
     if buf.len().saturating_sub(16) < caplen {
         return None;
@@ -458,14 +454,7 @@ struct Epb {
 /// question: whole in `buf`, both length fields equal, the padded packet data filling the
 /// block exactly (no options; a block with options takes the general path).
 fn ng_epb(buf: &[u8], big_endian: bool) -> Option<Epb> {
-    let field = |at: usize| -> Option<u32> {
-        let b: [u8; 4] = buf.get(at..at.checked_add(4)?)?.try_into().ok()?;
-        Some(if big_endian {
-            u32::from_be_bytes(b)
-        } else {
-            u32::from_le_bytes(b)
-        })
-    };
+    let field = |at| u32_at(buf, at, big_endian);
     if field(0)? != EPB_TYPE {
         return None;
     }
@@ -488,6 +477,16 @@ fn ng_epb(buf: &[u8], big_endian: bool) -> Option<Epb> {
         caplen,
         origlen: field(24)?,
         len,
+    })
+}
+
+/// The 32-bit field at `at` in the file's byte order.
+fn u32_at(buf: &[u8], at: usize, big_endian: bool) -> Option<u32> {
+    let b: [u8; 4] = buf.get(at..at.checked_add(4)?)?.try_into().ok()?;
+    Some(if big_endian {
+        u32::from_be_bytes(b)
+    } else {
+        u32::from_le_bytes(b)
     })
 }
 
