@@ -535,27 +535,7 @@ mod tests {
     #[test]
     fn fast_path_agrees_with_lax_slicing() {
         use crate::capture::{CaptureReader, Event};
-        let mut files = Vec::new();
-        for root in ["../shared/captures/public", "testdata"] {
-            let mut dirs = vec![std::path::PathBuf::from(root)];
-            while let Some(d) = dirs.pop() {
-                let Ok(rd) = std::fs::read_dir(&d) else {
-                    continue;
-                };
-                for e in rd.flatten() {
-                    let p = e.path();
-                    if p.is_dir() {
-                        dirs.push(p);
-                    } else if p
-                        .extension()
-                        .is_some_and(|x| x == "pcap" || x == "pcapng" || x == "cap")
-                    {
-                        files.push(p);
-                    }
-                }
-            }
-        }
-        files.sort();
+        let files = crate::capture::test_capture_files();
         assert!(files.len() > 10, "captures not found: {files:?}");
         let (mut fast, mut total) = (0u64, 0u64);
         let mut check = |f: &Frame<'_>| {
