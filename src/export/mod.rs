@@ -136,9 +136,10 @@ fn answer_text(a: &dns::Answer) -> String {
     let mut s = String::with_capacity(64);
     match &a.data {
         dns::RData::A(ip) => {
-            s.push_str(&dns::qtype_name(a.rtype));
-            s.push(' ');
-            s.push_str(&ip_text((*ip).into()));
+            let mut b = Vec::with_capacity(24);
+            b.extend_from_slice(dns::qtype_name(a.rtype).as_bytes());
+            b.push(b' ');
+            return with_ip(b, (*ip).into());
         }
         dns::RData::Cname(name) => {
             s.push_str(&dns::qtype_name(a.rtype));
@@ -154,9 +155,14 @@ fn answer_text(a: &dns::Answer) -> String {
 
 /// An address as `Display` writes it (IPv4 without the formatter).
 fn ip_text(ip: std::net::IpAddr) -> String {
-    let mut b = Vec::with_capacity(15);
-    csv::push_ip(ip, &mut b);
-    String::from_utf8(b).unwrap_or_else(|_| ip.to_string())
+    with_ip(Vec::with_capacity(15), ip)
+}
+
+/// `text` (UTF-8) followed by the address as `Display` writes it, as one string.
+fn with_ip(mut text: Vec<u8>, ip: std::net::IpAddr) -> String {
+    csv::push_ip(ip, &mut text);
+    // Always UTF-8 (the text is a `str`'s bytes, the address ASCII).
+    String::from_utf8(text).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 pub fn dhcp_table(rows: &[DhcpExchange]) -> Table<'_> {

@@ -327,9 +327,11 @@ impl<A> FlowTable<A> {
             }
         };
         // `None` only if the table lost the flow it just found or made (a bug, not input).
-        self.slots.get(slot)?.as_ref()?;
         self.last = Some((key, slot));
-        let flow = self.slots.get_mut(slot)?.as_mut()?;
+        let Some(flow) = self.slots.get_mut(slot).and_then(Option::as_mut) else {
+            self.last = None;
+            return None;
+        };
         if ts > flow.last_ts {
             flow.last_ts = ts;
         }
