@@ -4,14 +4,133 @@
 //! integers Int64, durations Float64 (milliseconds, full precision; non-finite values are
 //! null), strings String, flags Boolean, timestamps Datetime(ns, "UTC"), lists
 //! List(String) (an empty list, never null). Imports only `export::table`.
+//!
+//! Tables stream in chunks ([`ParquetStream`]): each chunk is encoded and compressed at once
+//! into one page per column, and the pages of consecutive chunks are gathered into one row
+//! group of up to [`GROUP_ROWS`] rows (or [`GROUP_BYTES`] of compressed pages). The writer
+//! keeps each page's and each column chunk's description until the footer (the format needs
+//! them there), so fewer, larger row groups keep that footer state small: with a row group
+//! per chunk it grew by ~2 KB per column per chunk. Pages are plain-encoded (then zstd): a
+//! dictionary page may only open a column chunk, so chunks encoded apart could not share
+//! one.
 
 use super::table::{Column, ColumnData, Table};
 use polars::prelude::{
-    BooleanChunked, DataFrame, Float64Chunked, Int64Chunked, IntoColumn, IntoSeries,
-    ListBuilderTrait, ListStringChunkedBuilder, NamedFrom, ParquetWriter, PlSmallStr, PolarsResult,
-    Series, StringChunked, TimeUnit, TimeZone,
+    BooleanChunked, CompatLevel, DataFrame, Float64Chunked, Int64Chunked, IntoColumn, IntoSeries,
+    ListBuilderTrait, ListStringChunkedBuilder, NamedFrom, ParquetCompression, PlSmallStr,
+    PolarsResult, SchemaExt, Series, StatisticsOptions, StringChunked, TimeUnit, TimeZone,
+};
+use polars_parquet::write::{
+    CompressedPage, DynIter, DynStreamingIterator, Encoding, FileWriter, ParquetType, Version,
+    WriteOptions, array_to_columns, compress, fallible_streaming_iterator,
 };
 use std::io::{self, Write};
+
+/// Most rows in one row group.
+pub const GROUP_ROWS: usize = 8_192;
+
+/// Most compressed page bytes held for one row group; a group is written when it is reached
+/// (bounds the memory of a table with wide rows).
+pub const GROUP_BYTES: usize = 1 << 20;
+
+/// A Parquet file written a chunk of rows at a time.
+pub struct ParquetStream<W: Write> {
+    writer: FileWriter<W>,
+    /// Parquet type of each column (one leaf each: the tables have no structs).
+    fields: Vec<ParquetType>,
+    options: WriteOptions,
+    /// Compressed pages of the row group being gathered, per column.
+    pending: Vec<Vec<CompressedPage>>,
+    pending_rows: usize,
+    pending_bytes: usize,
+}
+
+impl<W: Write> ParquetStream<W> {
+    /// Starts the file with `t`'s schema (`t` itself is not written).
+    pub fn new(w: W, t: &Table) -> io::Result<Self> {
+        let df = to_dataframe(t).map_err(io::Error::other)?;
+        let schema = df.schema().to_arrow(CompatLevel::newest());
+        let options = WriteOptions {
+            statistics: StatisticsOptions::default(),
+            version: Version::V1,
+            compression: ParquetCompression::default().into(),
+            data_page_size: None,
+        };
+        let writer = FileWriter::try_new(w, schema, options).map_err(io::Error::other)?;
+        let fields = writer.parquet_schema().fields().to_vec();
+        Ok(ParquetStream {
+            pending: fields.iter().map(|_| Vec::new()).collect(),
+            fields,
+            writer,
+            options,
+            pending_rows: 0,
+            pending_bytes: 0,
+        })
+    }
+
+    /// Encodes and compresses `t`'s rows and adds them to the row group being gathered; the
+    /// group is written when it is full.
+    pub fn write(&mut self, t: &Table) -> io::Result<()> {
+        if t.rows == 0 {
+            return Ok(());
+        }
+        self.encode(t).map_err(io::Error::other)?;
+        if self.pending_rows >= GROUP_ROWS || self.pending_bytes >= GROUP_BYTES {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn encode(&mut self, t: &Table) -> PolarsResult<()> {
+        let df = to_dataframe(t)?;
+        for batch in df.iter_chunks(CompatLevel::newest(), false) {
+            let columns = batch.columns().iter().zip(&self.fields);
+            for ((array, field), pending) in columns.zip(&mut self.pending) {
+                for leaf in
+                    array_to_columns(array, field.clone(), self.options, &[Encoding::Plain])?
+                {
+                    for page in leaf {
+                        let mut page = compress(page?, Vec::new(), self.options.compression)?;
+                        // Plain encoding: data pages only, never a dictionary page. The
+                        // compressor leaves room for the worst case; only the bytes are kept.
+                        if let CompressedPage::Data(p) = &mut page {
+                            p.slice_mut().to_mut().shrink_to_fit();
+                            self.pending_bytes += p.compressed_size();
+                        }
+                        pending.push(page);
+                    }
+                }
+            }
+            self.pending_rows += batch.len();
+        }
+        Ok(())
+    }
+
+    /// Writes the gathered pages as one row group.
+    fn flush(&mut self) -> io::Result<()> {
+        if self.pending_rows == 0 {
+            return Ok(());
+        }
+        let columns = self.pending.iter().map(|pages| {
+            Ok(DynStreamingIterator::new(
+                fallible_streaming_iterator::convert(pages.iter().map(PolarsResult::Ok)),
+            ))
+        });
+        let group = DynIter::new(columns);
+        let r = self.writer.write(self.pending_rows as u64, group);
+        self.pending.iter_mut().for_each(Vec::clear);
+        self.pending_rows = 0;
+        self.pending_bytes = 0;
+        r.map_err(io::Error::other)
+    }
+
+    /// Writes the last row group and the footer; returns the inner writer.
+    pub fn finish(mut self) -> io::Result<W> {
+        self.flush()?;
+        self.writer.end(None).map_err(io::Error::other)?;
+        Ok(self.writer.into_inner())
+    }
+}
 
 /// The table as a polars `DataFrame`, one column per table column, in order.
 pub fn to_dataframe(t: &Table) -> PolarsResult<DataFrame> {
@@ -57,12 +176,11 @@ fn to_series(c: &Column) -> Series {
     }
 }
 
-/// Writes the table as one Parquet file (zstd, one row group for these sizes).
+/// Writes the table as one Parquet file (zstd, one row group: the rows are all in memory).
 pub fn write_parquet(t: &Table, w: &mut dyn Write) -> io::Result<()> {
-    let mut df = to_dataframe(t).map_err(io::Error::other)?;
-    ParquetWriter::new(w)
-        .finish(&mut df)
-        .map_err(io::Error::other)?;
+    let mut p = ParquetStream::new(w, t)?;
+    p.write(t)?;
+    p.finish()?;
     Ok(())
 }
 
@@ -116,6 +234,90 @@ mod tests {
         assert_eq!(ts.i64().unwrap().get(0), Some(1_500_000_001));
         let l = df.column("l").unwrap();
         assert_eq!(l.null_count(), 0);
+    }
+
+    /// Rows of a test table: id, a repeating host, a pseudo-random token of `width` hex
+    /// digits (barely compressible), a timestamp and a list.
+    fn sample(rows: &[i64], width: usize) -> Vec<(i64, String, String)> {
+        rows.iter()
+            .map(|&i| {
+                let mut x = (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                let token: String = (0..width)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        char::from_digit((x & 15) as u32, 16).unwrap_or('0')
+                    })
+                    .collect();
+                (i, format!("host{}.example", i % 7), token)
+            })
+            .collect()
+    }
+
+    fn sample_table(rows: &[(i64, String, String)]) -> Table<'_> {
+        TableBuilder::new("t", rows)
+            .int("id", |r| Some(r.0))
+            .str("host", |r| (r.0 % 5 != 0).then_some(r.1.as_str()))
+            .str("token", |r| Some(r.2.as_str()))
+            .time("ts", |r| Some(Timestamp(r.0 * 1_000)))
+            .list("l", |r| vec![r.1.as_str(); (r.0 % 3) as usize])
+            .build()
+    }
+
+    /// Streams `rows` in chunks of 2048 (the export's chunk size) and reads the file back.
+    fn stream(rows: &[(i64, String, String)]) -> (DataFrame, Vec<usize>, bool) {
+        let mut buf = Vec::new();
+        let mut p = ParquetStream::new(&mut buf, &sample_table(&rows[..0])).unwrap();
+        for chunk in rows.chunks(2048) {
+            p.write(&sample_table(chunk)).unwrap();
+        }
+        p.finish().unwrap();
+        let mut reader = ParquetReader::new(std::io::Cursor::new(buf.clone()));
+        let meta = reader.get_metadata().unwrap().clone();
+        let groups = meta.row_groups.iter().map(|g| g.num_rows()).collect();
+        let dictionary = meta.row_groups.iter().any(|g| {
+            g.parquet_columns()
+                .iter()
+                .any(|c| c.dictionary_page_offset().is_some())
+        });
+        let df = ParquetReader::new(std::io::Cursor::new(buf))
+            .finish()
+            .unwrap();
+        (df, groups, dictionary)
+    }
+
+    #[test]
+    fn chunks_gather_into_row_groups_of_plain_pages() {
+        let ids: Vec<i64> = (0..5 * 2048 + 100).collect();
+        let rows = sample(&ids, 8);
+        let (df, groups, dictionary) = stream(&rows);
+        // Four chunks make a group; the rest is written at the end.
+        assert_eq!(groups, vec![GROUP_ROWS, 2048 + 100]);
+        assert!(
+            !dictionary,
+            "pages of separately encoded chunks must not use a dictionary"
+        );
+        // The same content as the table written whole.
+        let mut whole = Vec::new();
+        write_parquet(&sample_table(&rows), &mut whole).unwrap();
+        let whole = ParquetReader::new(std::io::Cursor::new(whole))
+            .finish()
+            .unwrap();
+        assert!(df.equals_missing(&whole));
+        assert_eq!(df.height(), rows.len());
+        let host = df.column("host").unwrap();
+        assert_eq!(host.null_count(), rows.len().div_ceil(5));
+    }
+
+    #[test]
+    fn a_group_is_written_when_its_pages_reach_the_byte_cap() {
+        // ~600 KB of compressed tokens per chunk: two chunks pass GROUP_BYTES.
+        let ids: Vec<i64> = (0..5 * 2048).collect();
+        let rows = sample(&ids, 600);
+        let (df, groups, _) = stream(&rows);
+        assert_eq!(groups, vec![4096, 4096, 2048]);
+        assert_eq!(df.height(), rows.len());
     }
 
     #[test]

@@ -34,7 +34,7 @@ struct TableFile {
 enum Out {
     Text(BufWriter<File>),
     #[cfg(feature = "parquet")]
-    Parquet(Box<polars::prelude::BatchedWriter<BufWriter<File>>>),
+    Parquet(Box<super::parquet::ParquetStream<BufWriter<File>>>),
 }
 
 impl TableFile {
@@ -60,12 +60,7 @@ impl TableFile {
             self.out = Some(match self.format {
                 #[cfg(feature = "parquet")]
                 Format::Parquet => {
-                    let df = super::parquet::to_dataframe(t).map_err(io::Error::other)?;
-                    Out::Parquet(Box::new(
-                        polars::prelude::ParquetWriter::new(file)
-                            .batched(df.schema())
-                            .map_err(io::Error::other)?,
-                    ))
+                    Out::Parquet(Box::new(super::parquet::ParquetStream::new(file, t)?))
                 }
                 #[cfg(not(feature = "parquet"))]
                 Format::Parquet => {
@@ -93,10 +88,7 @@ impl TableFile {
                 }
             },
             #[cfg(feature = "parquet")]
-            Some(Out::Parquet(w)) if t.rows > 0 || first => {
-                let df = super::parquet::to_dataframe(t).map_err(io::Error::other)?;
-                w.write_batch(&df).map_err(io::Error::other)?;
-            }
+            Some(Out::Parquet(w)) => w.write(t)?,
             _ => {}
         }
         self.rows += t.rows;
@@ -113,11 +105,7 @@ impl TableFile {
                 w.into_inner().map_err(|e| e.into_error())?
             }
             #[cfg(feature = "parquet")]
-            Some(Out::Parquet(w)) => {
-                w.finish().map_err(io::Error::other)?;
-                // The batched writer owns the file; reopen to sync it.
-                File::open(&self.tmp)?
-            }
+            Some(Out::Parquet(w)) => w.finish()?.into_inner().map_err(|e| e.into_error())?,
             None => return Err(io::Error::other("table file was never written")),
         };
         file.sync_all()?;
