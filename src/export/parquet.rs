@@ -81,11 +81,13 @@ impl<W: Write> ParquetStream<W> {
         Ok(())
     }
 
+    /// One column at a time, so only one column's arrays are alive besides the table.
     fn encode(&mut self, t: &Table) -> PolarsResult<()> {
-        let df = to_dataframe(t)?;
-        for batch in df.iter_chunks(CompatLevel::newest(), false) {
-            let columns = batch.columns().iter().zip(&self.fields);
-            for ((array, field), pending) in columns.zip(&mut self.pending) {
+        let columns = t.columns.iter().zip(&self.fields);
+        for ((column, field), pending) in columns.zip(&mut self.pending) {
+            let series = to_series(column);
+            for chunk in 0..series.n_chunks() {
+                let array = series.to_arrow(chunk, CompatLevel::newest());
                 for leaf in
                     array_to_columns(array, field.clone(), self.options, &[Encoding::Plain])?
                 {
@@ -101,8 +103,8 @@ impl<W: Write> ParquetStream<W> {
                     }
                 }
             }
-            self.pending_rows += batch.len();
         }
+        self.pending_rows += t.rows;
         Ok(())
     }
 
@@ -133,7 +135,7 @@ impl<W: Write> ParquetStream<W> {
 }
 
 /// The table as a polars `DataFrame`, one column per table column, in order.
-pub fn to_dataframe(t: &Table) -> PolarsResult<DataFrame> {
+fn to_dataframe(t: &Table) -> PolarsResult<DataFrame> {
     let columns = t
         .columns
         .iter()
