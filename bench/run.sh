@@ -46,7 +46,8 @@ LIFECYCLE=${LIFECYCLE:-$TARGET/release/lifecycle}
 FLOOR=$TARGET/release/examples/floor
 GEN=$TARGET/release/examples/gen_capture
 
-# measure OUTFILE CMD...: runs CMD with stdout to OUTFILE and prints "SECONDS MAXRSS_KB RC".
+# measure OUTFILE CMD...: runs CMD with stdout to OUTFILE and prints
+# "SECONDS MAXRSS_KB USER_SECONDS SYSTEM_SECONDS RC" (CPU times of the child, all threads).
 # python3 (wall clock from perf_counter, RSS from wait4's rusage of that one child) is
 # preferred for its resolution; /usr/bin/time (10 ms resolution) is the fallback.
 if command -v python3 >/dev/null 2>&1; then
@@ -59,7 +60,7 @@ p = subprocess.Popen(sys.argv[2:], stdout=out, stderr=subprocess.DEVNULL)
 _, status, ru = os.wait4(p.pid, 0)
 dt = time.perf_counter() - t0
 rc = os.waitstatus_to_exitcode(status)
-print(f"{dt:.4f} {ru.ru_maxrss} {rc}")
+print(f"{dt:.4f} {ru.ru_maxrss} {ru.ru_utime:.4f} {ru.ru_stime:.4f} {rc}")
 PY
     }
 elif [ -x /usr/bin/time ]; then
@@ -68,7 +69,7 @@ elif [ -x /usr/bin/time ]; then
         shift
         tf=$(mktemp)
         rc=0
-        /usr/bin/time -o "$tf" -f '%e %M' "$@" >"$out" 2>/dev/null || rc=$?
+        /usr/bin/time -o "$tf" -f '%e %M %U %S' "$@" >"$out" 2>/dev/null || rc=$?
         echo "$(tail -n1 "$tf") $rc"
         rm -f "$tf"
     }
@@ -86,9 +87,10 @@ RESULTS=$DIR/results.tsv
 : >"$RESULTS"
 
 # run_tool NAME SIZE REPS CMD...: REPS timed runs; appends
-# "name size secs rss_kb rc" (median seconds, largest RSS, last nonzero rc) to RESULTS.
+# "name size secs rss_kb rc user sys" (median seconds, largest RSS, last nonzero rc, median
+# user and system CPU seconds) to RESULTS.
 run_tool() {
-    local name=$1 size=$2 reps=$3 out secs rss rc=0 r line
+    local name=$1 size=$2 reps=$3 out secs rss usr sys rc=0 r line
     shift 3
     out=$DIR/$name-$size.stdout
     : >"$DIR/$name-$size.times"
@@ -99,7 +101,9 @@ run_tool() {
     done
     secs=$(awk '{print $1}' "$DIR/$name-$size.times" | median)
     rss=$(awk '{print $2}' "$DIR/$name-$size.times" | sort -n | tail -n1)
-    printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$size" "$secs" "$rss" "$rc" >>"$RESULTS"
+    usr=$(awk '{print $3}' "$DIR/$name-$size.times" | median)
+    sys=$(awk '{print $4}' "$DIR/$name-$size.times" | median)
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$size" "$secs" "$rss" "$rc" "$usr" "$sys" >>"$RESULTS"
 }
 
 for size in "${SIZES[@]}"; do
@@ -145,7 +149,9 @@ for size in "${SIZES[@]}"; do
     for t in "${variants[@]}"; do
         secs=$(awk '{print $1}' "$DIR/$t-$size.times" | median)
         rss=$(awk '{print $2}' "$DIR/$t-$size.times" | sort -n | tail -n1)
-        printf '%s\t%s\t%s\t%s\t%s\n' "$t" "$size" "$secs" "$rss" "${vrc[$t]}" >>"$RESULTS"
+        usr=$(awk '{print $3}' "$DIR/$t-$size.times" | median)
+        sys=$(awk '{print $4}' "$DIR/$t-$size.times" | median)
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$size" "$secs" "$rss" "${vrc[$t]}" "$usr" "$sys" >>"$RESULTS"
     done
     if [ "$HAVE_TSHARK" = 1 ]; then
         echo "== $size MB: tshark -T fields (once)" >&2
@@ -160,15 +166,18 @@ done
 awk -F'\t' '
     $1 == "capture" { bytes[$2] = $3; pkts[$2] = $4; next }
     { n++; tool[n] = $1; size[n] = $2; secs[n] = $3; rss[n] = $4; rc[n] = $5
-      if ($1 == "floor") floor[$2] = $3 }
+      usr[n] = $6; sys[n] = $7
+      if ($1 == "floor") { floor[$2] = $3; floor_usr[$2] = $6 } }
     END {
-        printf "%-10s %8s %9s %9s %12s %9s %9s %s\n", "tool", "size_MB", "seconds", "MB/s",
-            "packets/s", "RSS_MB", "x_floor", ""
+        printf "%-10s %8s %9s %9s %12s %9s %9s %7s %7s %7s %s\n", "tool", "size_MB", "seconds",
+            "MB/s", "packets/s", "RSS_MB", "x_floor", "user_s", "sys_s", "x_user", ""
         for (i = 1; i <= n; i++) {
             s = size[i]; mb = bytes[s] / 1e6; t = secs[i] > 0 ? secs[i] : 1e-9
             note = rc[i] != 0 ? "exit status " rc[i] : ""
-            printf "%-10s %8.0f %9.3f %9.0f %12.0f %9.1f %9.2f %s\n", tool[i], mb, secs[i],
-                mb / t, pkts[s] / t, rss[i] / 1024, secs[i] / floor[s], note
+            xu = floor_usr[s] > 0 ? sprintf("%7.2f", usr[i] / floor_usr[s]) : sprintf("%7s", "-")
+            printf "%-10s %8.0f %9.3f %9.0f %12.0f %9.1f %9.2f %7.3f %7.3f %s %s\n", tool[i], mb,
+                secs[i], mb / t, pkts[s] / t, rss[i] / 1024, secs[i] / floor[s], usr[i], sys[i],
+                xu, note
         }
         # Peak RSS of each lifecycle variant, largest capture against smallest: ~1.0 means
         # flat. And the speedup of two threads over one on each capture.
