@@ -61,12 +61,12 @@ fn push_cell(data: &ColumnData, row: usize, out: &mut Vec<u8>) {
                 t.push_rfc3339_bytes(out);
             }
         }
-        ColumnData::List(v) => {
-            if let Some(l) = v.get(row) {
-                if l.iter().any(|s| needs_quotes(s)) {
-                    push_quoted(&l.join(";"), out);
+        ColumnData::List(l) => {
+            if let Some(items) = l.row(row) {
+                if items.clone().any(needs_quotes) {
+                    push_quoted(&items.collect::<Vec<_>>().join(";"), out);
                 } else {
-                    for (i, s) in l.iter().enumerate() {
+                    for (i, s) in items.enumerate() {
                         if i > 0 {
                             out.push(b';');
                         }
@@ -193,7 +193,9 @@ mod tests {
             ColumnData::Ip(v) => v.get(row).copied().flatten().map(|a| a.to_string()),
             ColumnData::Bool(v) => v.get(row).copied().flatten().map(|b| b.to_string()),
             ColumnData::Time(v) => v.get(row).copied().flatten().map(|t| t.to_rfc3339()),
-            ColumnData::List(v) => v.get(row).map(|l| quote(&l.join(";"))),
+            ColumnData::List(l) => l
+                .row(row)
+                .map(|it| quote(&it.collect::<Vec<_>>().join(";"))),
         }
         .unwrap_or_default()
     }

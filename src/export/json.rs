@@ -75,8 +75,8 @@ fn value(data: &ColumnData, row: usize, out: &mut String) {
             .copied()
             .flatten()
             .map(|t| string(&t.to_rfc3339())),
-        ColumnData::List(v) => v.get(row).map(|l| {
-            let items: Vec<String> = l.iter().map(|s| string(s)).collect();
+        ColumnData::List(l) => l.row(row).map(|it| {
+            let items: Vec<String> = it.map(string).collect();
             format!("[{}]", items.join(","))
         }),
     };

@@ -112,7 +112,11 @@ fn dns_table_from<'r>(rows: &'r [DnsLookup], first: usize, navs: &[Option<u64>])
         .str("qname", |r| Some(r.qname.as_str()))
         .str("qtype", |r| Some(dns::qtype_name(r.qtype)))
         .str("rcode", |r| r.rcode.map(dns::rcode_name))
-        .list("answers", |r| r.answers.iter().map(answer_text))
+        .list_with("answers", |r, l| {
+            for a in &r.answers {
+                l.item_with(|s| push_answer(a, s));
+            }
+        })
         .int("min_ttl", |r| r.min_ttl.map(i64::from))
         .int("retransmits", |r| Some(r.retransmits as i64))
         .int_at("navigation_id", |i, _| {
@@ -120,7 +124,11 @@ fn dns_table_from<'r>(rows: &'r [DnsLookup], first: usize, navs: &[Option<u64>])
         })
         .int("client_port", |r| Some(r.client_port as i64))
         .int("server_port", |r| Some(r.server_port as i64))
-        .list("addresses", |r| r.addresses.iter().map(|a| ip_text(*a)))
+        .list_with("addresses", |r, l| {
+            for a in &r.addresses {
+                l.item_with(|s| push_ip_text(*a, s));
+            }
+        })
         .list("cnames", |r| r.cnames.iter().map(String::as_str))
         .bool("truncated", |r| Some(r.truncated))
         .bool("unsolicited", |r| Some(r.unsolicited))
@@ -129,17 +137,15 @@ fn dns_table_from<'r>(rows: &'r [DnsLookup], first: usize, navs: &[Option<u64>])
         .build()
 }
 
-/// An answer record's text as its `Display` writes it, in one allocation (`to_string` grows
-/// the string write by write), with addresses and names written without the formatter.
-fn answer_text(a: &dns::Answer) -> String {
+/// An answer record's text as its `Display` writes it, appended to `s`, with addresses and
+/// names written without the formatter.
+fn push_answer(a: &dns::Answer, s: &mut String) {
     use std::fmt::Write as _;
-    let mut s = String::with_capacity(64);
     match &a.data {
         dns::RData::A(ip) => {
-            let mut b = Vec::with_capacity(24);
-            b.extend_from_slice(dns::qtype_name(a.rtype).as_bytes());
-            b.push(b' ');
-            return with_ip(b, (*ip).into());
+            s.push_str(&dns::qtype_name(a.rtype));
+            s.push(' ');
+            push_ip_text((*ip).into(), s);
         }
         dns::RData::Cname(name) => {
             s.push_str(&dns::qtype_name(a.rtype));
@@ -150,19 +156,25 @@ fn answer_text(a: &dns::Answer) -> String {
             let _ = write!(s, "{a}");
         }
     }
-    s
 }
 
-/// An address as `Display` writes it (IPv4 without the formatter).
-fn ip_text(ip: std::net::IpAddr) -> String {
-    with_ip(Vec::with_capacity(15), ip)
-}
-
-/// `text` (UTF-8) followed by the address as `Display` writes it, as one string.
-fn with_ip(mut text: Vec<u8>, ip: std::net::IpAddr) -> String {
-    csv::push_ip(ip, &mut text);
-    // Always UTF-8 (the text is a `str`'s bytes, the address ASCII).
-    String::from_utf8(text).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+/// An address as `Display` writes it, appended to `s` (IPv4 without the formatter).
+fn push_ip_text(ip: std::net::IpAddr, s: &mut String) {
+    use std::fmt::Write as _;
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            let mut b = itoa::Buffer::new();
+            for (i, o) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    s.push('.');
+                }
+                s.push_str(b.format(o));
+            }
+        }
+        std::net::IpAddr::V6(v6) => {
+            let _ = write!(s, "{v6}");
+        }
+    }
 }
 
 pub fn dhcp_table(rows: &[DhcpExchange]) -> Table<'_> {
@@ -450,8 +462,13 @@ mod tests {
             ),
             answer(99, RData::Other(vec![0x0a, 0x0b])),
         ];
+        let text = |f: &dyn Fn(&mut String)| {
+            let mut s = String::from("x");
+            f(&mut s);
+            s
+        };
         for a in &answers {
-            assert_eq!(answer_text(a), a.to_string());
+            assert_eq!(text(&|s| push_answer(a, s)), format!("x{a}"));
         }
         for ip in [
             "1.2.3.4",
@@ -463,11 +480,11 @@ mod tests {
             "2001:db8::8a2e:370:7334",
         ] {
             let ip: std::net::IpAddr = ip.parse().unwrap();
-            assert_eq!(ip_text(ip), ip.to_string());
+            assert_eq!(text(&|s| push_ip_text(ip, s)), format!("x{ip}"));
         }
         for x in 0..=255u8 {
             let ip = std::net::IpAddr::from([x, 255 - x, x / 3, 7]);
-            assert_eq!(ip_text(ip), ip.to_string());
+            assert_eq!(text(&|s| push_ip_text(ip, s)), format!("x{ip}"));
         }
     }
 }

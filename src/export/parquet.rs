@@ -167,11 +167,12 @@ fn to_series(c: &Column) -> Series {
                 .into_datetime(TimeUnit::Nanoseconds, Some(TimeZone::UTC))
                 .into_series()
         }
-        ColumnData::List(v) => {
-            let values = v.iter().map(Vec::len).sum();
-            let mut b = ListStringChunkedBuilder::new(name, v.len(), values);
-            for l in v {
-                b.append_values_iter(l.iter().map(|s| s.as_ref()));
+        ColumnData::List(l) => {
+            let mut b = ListStringChunkedBuilder::new(name, l.rows(), l.items());
+            for row in 0..l.rows() {
+                if let Some(items) = l.row(row) {
+                    b.append_values_iter(items);
+                }
             }
             b.finish().into_series()
         }

@@ -13,7 +13,7 @@ pub enum ColumnData<'r> {
     Str(Vec<Option<Cow<'r, str>>>),
     Bool(Vec<Option<bool>>),
     Time(Vec<Option<Timestamp>>),
-    List(Vec<Vec<Cow<'r, str>>>),
+    List(Lists),
     /// Addresses, written as text (a string column in every format).
     Ip(Vec<Option<IpAddr>>),
 }
@@ -95,18 +95,30 @@ impl<'r, R> TableBuilder<'r, R> {
         self
     }
 
-    pub fn list<S: Into<Cow<'r, str>>, I: IntoIterator<Item = S>>(
-        mut self,
+    pub fn list<S: AsRef<str>, I: IntoIterator<Item = S>>(
+        self,
         name: &'static str,
         f: impl Fn(&'r R) -> I,
     ) -> Self {
-        let data = ColumnData::List(
-            self.rows
-                .iter()
-                .map(|r| f(r).into_iter().map(Into::into).collect())
-                .collect(),
-        );
-        self.columns.push(Column { name, data });
+        self.list_with(name, |r, l| {
+            for s in f(r) {
+                l.item(s.as_ref());
+            }
+        })
+    }
+
+    /// A list whose items `f` writes straight into the column ([`Lists::item`],
+    /// [`Lists::item_with`]): no string per item.
+    pub fn list_with(mut self, name: &'static str, f: impl Fn(&'r R, &mut Lists)) -> Self {
+        let mut l = Lists::default();
+        for r in self.rows {
+            f(r, &mut l);
+            l.end_row();
+        }
+        self.columns.push(Column {
+            name,
+            data: ColumnData::List(l),
+        });
         self
     }
 
@@ -121,6 +133,92 @@ impl<'r, R> TableBuilder<'r, R> {
             name: self.name,
             rows: self.rows.len(),
             columns: self.columns,
+        }
+    }
+}
+
+/// List cells stored flat, as Arrow stores a list column: the items of every row in one text
+/// buffer, so a row costs no allocation of its own.
+#[derive(Debug, Clone, Default)]
+pub struct Lists {
+    text: String,
+    /// Where each item ends in `text`.
+    item_ends: Vec<usize>,
+    /// Where each row's items end in `item_ends`.
+    row_ends: Vec<usize>,
+}
+
+impl Lists {
+    /// Rows ended so far.
+    pub fn rows(&self) -> usize {
+        self.row_ends.len()
+    }
+
+    /// Items in all rows.
+    pub fn items(&self) -> usize {
+        self.item_ends.len()
+    }
+
+    /// The items of row `row`, in order; `None` past the last row.
+    pub fn row(&self, row: usize) -> Option<impl ExactSizeIterator<Item = &str> + Clone + '_> {
+        let end = *self.row_ends.get(row)?;
+        let start = row.checked_sub(1).map_or(0, |r| self.row_ends[r]);
+        Some((start..end).map(move |i| {
+            let from = i.checked_sub(1).map_or(0, |p| self.item_ends[p]);
+            self.text.get(from..self.item_ends[i]).unwrap_or_default()
+        }))
+    }
+
+    /// Adds `s` as the next item of the row being built.
+    pub fn item(&mut self, s: &str) {
+        self.item_with(|t| t.push_str(s));
+    }
+
+    /// Adds the next item of the row being built, written by `f` at the end of the buffer.
+    pub fn item_with(&mut self, f: impl FnOnce(&mut String)) {
+        f(&mut self.text);
+        self.item_ends.push(self.text.len());
+    }
+
+    /// Ends the row being built: its items are those added since the last row ended.
+    pub fn end_row(&mut self) {
+        self.row_ends.push(self.item_ends.len());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_keep_rows_and_items_apart() {
+        let rows: Vec<Vec<&str>> = vec![vec!["a", "bc"], vec![], vec!["", "d;e"], vec!["f"]];
+        let t = TableBuilder::new("t", &rows)
+            .list("l", |r| r.clone())
+            .build();
+        let Some(ColumnData::List(l)) = t.column("l").map(|c| &c.data) else {
+            panic!("not a list column");
+        };
+        assert_eq!((l.rows(), l.items()), (4, 5));
+        for (i, want) in rows.iter().enumerate() {
+            let got: Vec<&str> = l.row(i).map(|it| it.collect()).unwrap_or_default();
+            assert_eq!(&got, want, "row {i}");
+            assert_eq!(l.row(i).map(|it| it.len()), Some(want.len()));
+        }
+        assert!(l.row(4).is_none());
+        // Items written in place are the same as items given whole.
+        let t2 = TableBuilder::new("t", &rows)
+            .list_with("l", |r, l| {
+                for s in r {
+                    l.item_with(|t| t.push_str(s));
+                }
+            })
+            .build();
+        let Some(ColumnData::List(l2)) = t2.column("l").map(|c| &c.data) else {
+            panic!("not a list column");
+        };
+        for i in 0..rows.len() {
+            assert!(l.row(i).unwrap().eq(l2.row(i).unwrap()));
         }
     }
 }

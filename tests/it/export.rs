@@ -150,8 +150,8 @@ fn json_matches(v: &Value, c: &ColumnData, row: usize) -> bool {
             x[row].map(|t| t.to_rfc3339()).as_ref() == Some(s)
         }
         (ColumnData::List(x), Value::Array(items)) => {
-            items.iter().map(|i| i.as_str()).collect::<Vec<_>>()
-                == x[row].iter().map(|s| Some(s.as_ref())).collect::<Vec<_>>()
+            x.row(row).map(|it| it.map(Some).collect::<Vec<_>>())
+                == Some(items.iter().map(|i| i.as_str()).collect::<Vec<_>>())
         }
         _ => false,
     }
