@@ -18,11 +18,14 @@ use super::table::{Column, ColumnData, Table};
 use polars::prelude::{
     BooleanChunked, CompatLevel, DataFrame, Float64Chunked, Int64Chunked, IntoColumn, IntoSeries,
     ListBuilderTrait, ListStringChunkedBuilder, NamedFrom, ParquetCompression, PlSmallStr,
-    PolarsResult, SchemaExt, Series, StatisticsOptions, StringChunked, TimeUnit, TimeZone,
+    PolarsError, PolarsResult, SchemaExt, Series, StatisticsOptions, StringChunked, TimeUnit,
+    TimeZone,
 };
+use polars_parquet::parquet::CowBuffer;
+use polars_parquet::parquet::compression::Compression;
 use polars_parquet::write::{
-    CompressedPage, DynIter, DynStreamingIterator, Encoding, FileWriter, ParquetType, Version,
-    WriteOptions, array_to_columns, compress, fallible_streaming_iterator,
+    CompressedDataPage, CompressedPage, DynIter, DynStreamingIterator, Encoding, FileWriter, Page,
+    ParquetType, Version, WriteOptions, array_to_columns, fallible_streaming_iterator,
 };
 use std::io::{self, Write};
 
@@ -43,6 +46,8 @@ pub struct ParquetStream<W: Write> {
     pending: Vec<Vec<CompressedPage>>,
     pending_rows: usize,
     pending_bytes: usize,
+    /// One zstd context for every page: polars would make (and zero) a new one per page.
+    zstd: zstd::bulk::Compressor<'static>,
 }
 
 impl<W: Write> ParquetStream<W> {
@@ -65,6 +70,7 @@ impl<W: Write> ParquetStream<W> {
             options,
             pending_rows: 0,
             pending_bytes: 0,
+            zstd: zstd::bulk::Compressor::new(0)?,
         })
     }
 
@@ -92,14 +98,24 @@ impl<W: Write> ParquetStream<W> {
                     array_to_columns(array, field.clone(), self.options, &[Encoding::Plain])?
                 {
                     for page in leaf {
-                        let mut page = compress(page?, Vec::new(), self.options.compression)?;
-                        // Plain encoding: data pages only, never a dictionary page. The
-                        // compressor leaves room for the worst case; only the bytes are kept.
-                        if let CompressedPage::Data(p) = &mut page {
-                            p.slice_mut().to_mut().shrink_to_fit();
-                            self.pending_bytes += p.compressed_size();
-                        }
-                        pending.push(page);
+                        // Plain encoding: data pages only, never a dictionary page.
+                        let Page::Data(page) = page? else {
+                            return Err(PolarsError::ComputeError("dictionary page".into()));
+                        };
+                        // A version 1 page is compressed whole (levels and values).
+                        let bytes = self
+                            .zstd
+                            .compress(page.buffer())
+                            .map_err(|e| PolarsError::ComputeError(format!("zstd: {e}").into()))?;
+                        self.pending_bytes += bytes.len();
+                        pending.push(CompressedPage::Data(CompressedDataPage::new(
+                            page.header().clone(),
+                            CowBuffer::Owned(bytes),
+                            Compression::Zstd,
+                            page.buffer().len(),
+                            page.descriptor,
+                            page.num_rows.unwrap_or(0),
+                        )));
                     }
                 }
             }
