@@ -23,7 +23,7 @@ use crate::protocol::dns::{self, DnsLookup};
 use std::fs;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
-use table::{Table, TableBuilder};
+use table::{Table, TableBuilder, push_ip_text};
 
 /// Output formats for `--out`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -154,25 +154,6 @@ fn push_answer(a: &dns::Answer, s: &mut String) {
         }
         _ => {
             let _ = write!(s, "{a}");
-        }
-    }
-}
-
-/// An address as `Display` writes it, appended to `s` (IPv4 without the formatter).
-fn push_ip_text(ip: std::net::IpAddr, s: &mut String) {
-    use std::fmt::Write as _;
-    match ip {
-        std::net::IpAddr::V4(v4) => {
-            let mut b = itoa::Buffer::new();
-            for (i, o) in v4.octets().into_iter().enumerate() {
-                if i > 0 {
-                    s.push('.');
-                }
-                s.push_str(b.format(o));
-            }
-        }
-        std::net::IpAddr::V6(v6) => {
-            let _ = write!(s, "{v6}");
         }
     }
 }

@@ -14,12 +14,12 @@
 //! dictionary page may only open a column chunk, so chunks encoded apart could not share
 //! one.
 
-use super::table::{Column, ColumnData, Table};
+use super::table::{Column, ColumnData, Table, push_ip_text};
 use polars::prelude::{
-    BooleanChunked, CompatLevel, DataFrame, Float64Chunked, Int64Chunked, IntoColumn, IntoSeries,
+    BooleanChunked, CompatLevel, DataType, Field, Float64Chunked, Int64Chunked, IntoSeries,
     ListBuilderTrait, ListStringChunkedBuilder, NamedFrom, ParquetCompression, PlSmallStr,
-    PolarsError, PolarsResult, SchemaExt, Series, StatisticsOptions, StringChunked, TimeUnit,
-    TimeZone,
+    PolarsError, PolarsResult, Schema, SchemaExt, Series, StatisticsOptions, StringChunked,
+    TimeUnit, TimeZone,
 };
 use polars_parquet::parquet::CowBuffer;
 use polars_parquet::parquet::compression::Compression;
@@ -53,8 +53,12 @@ pub struct ParquetStream<W: Write> {
 impl<W: Write> ParquetStream<W> {
     /// Starts the file with `t`'s schema (`t` itself is not written).
     pub fn new(w: W, t: &Table) -> io::Result<Self> {
-        let df = to_dataframe(t).map_err(io::Error::other)?;
-        let schema = df.schema().to_arrow(CompatLevel::newest());
+        let schema: Schema = t
+            .columns
+            .iter()
+            .map(|c| Field::new(PlSmallStr::from_static(c.name), dtype(&c.data)))
+            .collect();
+        let schema = schema.to_arrow(CompatLevel::newest());
         let options = WriteOptions {
             statistics: StatisticsOptions::default(),
             version: Version::V1,
@@ -150,14 +154,16 @@ impl<W: Write> ParquetStream<W> {
     }
 }
 
-/// The table as a polars `DataFrame`, one column per table column, in order.
-fn to_dataframe(t: &Table) -> PolarsResult<DataFrame> {
-    let columns = t
-        .columns
-        .iter()
-        .map(|c| to_series(c).into_column())
-        .collect();
-    DataFrame::new(t.rows, columns)
+/// The polars type of a column (what [`to_series`] makes of it).
+fn dtype(c: &ColumnData) -> DataType {
+    match c {
+        ColumnData::Int(_) => DataType::Int64,
+        ColumnData::Float(_) => DataType::Float64,
+        ColumnData::Str(_) | ColumnData::Ip(_) => DataType::String,
+        ColumnData::Bool(_) => DataType::Boolean,
+        ColumnData::Time(_) => DataType::Datetime(TimeUnit::Nanoseconds, Some(TimeZone::UTC)),
+        ColumnData::List(_) => DataType::List(Box::new(DataType::String)),
+    }
 }
 
 fn to_series(c: &Column) -> Series {
@@ -173,8 +179,28 @@ fn to_series(c: &Column) -> Series {
             StringChunked::new(name, v.as_slice()).into_series()
         }
         ColumnData::Ip(v) => {
-            let v: Vec<Option<String>> = v.iter().map(|a| a.map(|a| a.to_string())).collect();
-            StringChunked::new(name, v.as_slice()).into_series()
+            // Every address written into one buffer, then sliced (no string per cell).
+            let mut text = String::with_capacity(v.len() * 15);
+            let ends: Vec<usize> = v
+                .iter()
+                .map(|a| {
+                    if let Some(a) = a {
+                        push_ip_text(*a, &mut text);
+                    }
+                    text.len()
+                })
+                .collect();
+            let mut start = 0;
+            let cells: Vec<Option<&str>> = v
+                .iter()
+                .zip(ends)
+                .map(|(a, end)| {
+                    let cell = text.get(start..end);
+                    start = end;
+                    a.and(cell)
+                })
+                .collect();
+            StringChunked::new(name, cells.as_slice()).into_series()
         }
         ColumnData::Bool(v) => BooleanChunked::new(name, v.as_slice()).into_series(),
         ColumnData::Time(v) => {
@@ -208,7 +234,7 @@ mod tests {
     use super::super::table::TableBuilder;
     use super::*;
     use crate::base::Timestamp;
-    use polars::prelude::{DataType, ParquetReader, SerReader};
+    use polars::prelude::{DataFrame, ParquetReader, SerReader};
 
     #[test]
     fn types_nulls_and_round_trip() {

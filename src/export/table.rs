@@ -137,6 +137,25 @@ impl<'r, R> TableBuilder<'r, R> {
     }
 }
 
+/// An address as `Display` writes it, appended to `s` (IPv4 without the formatter).
+pub fn push_ip_text(ip: std::net::IpAddr, s: &mut String) {
+    use std::fmt::Write as _;
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            let mut b = itoa::Buffer::new();
+            for (i, o) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    s.push('.');
+                }
+                s.push_str(b.format(o));
+            }
+        }
+        std::net::IpAddr::V6(v6) => {
+            let _ = write!(s, "{v6}");
+        }
+    }
+}
+
 /// List cells stored flat, as Arrow stores a list column: the items of every row in one text
 /// buffer, so a row costs no allocation of its own.
 #[derive(Debug, Clone, Default)]
