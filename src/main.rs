@@ -12,6 +12,7 @@ use lifecycle::export::{self, Format};
 use std::io::{ErrorKind, IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex, PoisonError};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -144,6 +145,15 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
             }
         }
     }
+    // Without --out the report goes to standard output, each navigation as it is released.
+    let report = (args.out.is_none() && on_stdout == 0 && !args.quiet).then(|| {
+        let color = std::io::stdout().is_terminal();
+        let out = std::io::BufWriter::new(std::io::stdout());
+        let report = Arc::new(Mutex::new(Some(export::report::Report::new(out, color))));
+        let keep = args.har.is_some() || args.html.is_some();
+        analyzer.stream_to(Box::new(export::report::ReportSink(report.clone())), keep);
+        report
+    });
     if let Some(bytes) = &keylog
         && analyzer.add_keylog(bytes) == 0
         && !args.quiet
@@ -243,18 +253,12 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
     if write_failed {
         return ExitCode::from(2);
     }
-    if args.out.is_none() && on_stdout == 0 && !args.quiet && read_any {
-        let color = std::io::stdout().is_terminal();
-        let text = export::report::render(&analysis, color);
-        let mut out = std::io::stdout().lock();
+    let report = report.and_then(|r| r.lock().unwrap_or_else(PoisonError::into_inner).take());
+    if let Some(r) = report
+        && read_any
+    {
         // A closed pipe (`| head`) is not an error.
-        if out
-            .write_all(text.as_bytes())
-            .and_then(|_| out.flush())
-            .is_err()
-        {
-            return ExitCode::from(exit);
-        }
+        let _ = r.finish(&analysis);
     }
     ExitCode::from(exit)
 }

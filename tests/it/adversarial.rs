@@ -93,31 +93,30 @@ const SYN_ACK: u8 = 0x12;
 const C: [u8; 4] = [10, 0, 0, 1];
 const S: [u8; 4] = [10, 0, 0, 2];
 
-/// Runs the binary, returning (exit code, peak RSS in KB, CSV dir contents by table).
-fn run(capture: &Path) -> (i32, u64, std::collections::BTreeMap<String, String>) {
-    let out = capture.with_extension("out");
+/// Runs the binary with `args` (standard output discarded): (exit code, peak RSS in KB).
+fn run_binary(args: &[&std::ffi::OsStr]) -> (i32, u64) {
     let script = "import resource,subprocess,sys\n\
                   r=subprocess.run(sys.argv[1:],stdout=subprocess.DEVNULL)\n\
                   print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)";
     let o = Command::new("python3")
-        .args([
-            "-c",
-            script,
-            env!("CARGO_BIN_EXE_lifecycle"),
-            "analyze",
-            "--quiet",
-            "--format",
-            "csv",
-            "--out",
-        ])
-        .arg(&out)
-        .arg(capture)
+        .args(["-c", script, env!("CARGO_BIN_EXE_lifecycle")])
+        .args(args)
         .output()
         .expect("python3");
     let text = String::from_utf8_lossy(&o.stdout).to_string();
     let mut it = text.split_whitespace();
     let rc: i32 = it.next().and_then(|x| x.parse().ok()).unwrap_or(-1);
     let rss: u64 = it.next().and_then(|x| x.parse().ok()).unwrap_or(0);
+    (rc, rss)
+}
+
+/// Runs the binary, returning (exit code, peak RSS in KB, CSV dir contents by table).
+fn run(capture: &Path) -> (i32, u64, std::collections::BTreeMap<String, String>) {
+    let out = capture.with_extension("out");
+    let args = ["analyze", "--quiet", "--format", "csv", "--out"].map(std::ffi::OsStr::new);
+    let mut args = args.to_vec();
+    args.extend([out.as_os_str(), capture.as_os_str()]);
+    let (rc, rss) = run_binary(&args);
     eprintln!("{}: exit {rc}, peak RSS {rss} KB", capture.display());
     let mut tables = std::collections::BTreeMap::new();
     for t in ["connections", "dns", "requests", "anomalies"] {
@@ -440,6 +439,25 @@ fn correlation_memory_follows_live_state_not_capture_length() {
     assert!(
         held_long <= held_short + held_short / 5,
         "held {held_short} then {held_long}: grows with the capture"
+    );
+}
+
+#[test]
+fn the_report_on_standard_output_streams_too() {
+    // Without --out the report is written a navigation at a time: memory does not follow
+    // the capture's length (keeping every row for the report did: ~1 KB per row).
+    let (_d1, short) = capture("web-1000.pcap", |w| web_sessions(w, 1000));
+    let (_d2, long) = capture("web-6000.pcap", |w| web_sessions(w, 6000));
+    let rss = |p: &Path| {
+        let (rc, rss) = run_binary(&[std::ffi::OsStr::new("analyze"), p.as_os_str()]);
+        assert_eq!(rc, 0);
+        rss
+    };
+    let (short, long) = (rss(&short), rss(&long));
+    eprintln!("report: peak RSS {short} KB for 1000 sessions, {long} KB for 6000");
+    assert!(
+        long < short + 4_000,
+        "peak RSS {short} KB, then {long} KB for 6x the sessions"
     );
 }
 

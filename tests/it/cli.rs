@@ -186,3 +186,33 @@ fn parquet_reads_back_with_pyarrow() {
     assert!(out.status.success(), "{text}");
     assert!(text.contains(" 0 failed"), "{text}");
 }
+
+#[test]
+fn report_streamed_while_reading_equals_the_report_of_all_rows() {
+    // The binary writes each navigation's block as it is released (bounded memory); the
+    // library renders the same report from every row collected at the end.
+    let mut caps = vec![
+        testdata("wikipedia.pcap"),
+        testdata("lab/chromium-cold-then-warm/chromium-cold-then-warm.dsb.pcapng"),
+    ];
+    for s in ["full-cold-curl", "redirect", "slow-dns", "lossy"] {
+        caps.push(testdata(&format!("lab/{s}/{s}.pcapng")));
+    }
+    for cap in caps {
+        let (a, _) = crate::util::analyze(&cap);
+        let expected = lifecycle::export::report::render(&a, false);
+        assert!(expected.contains("navigation 1 —"), "{}", cap.display());
+        for threads in ["1", "2"] {
+            let out = run_ok(
+                lifecycle()
+                    .args(["analyze", "--threads", threads])
+                    .arg(&cap),
+            );
+            crate::util::assert_same_lines(
+                &format!("report of {} with {threads} threads", cap.display()),
+                &expected,
+                &String::from_utf8_lossy(&out.stdout),
+            );
+        }
+    }
+}
