@@ -48,6 +48,7 @@ pub struct ParquetStream<W: Write> {
     pending_bytes: usize,
     /// One zstd context for every page: polars would make (and zero) a new one per page.
     zstd: zstd::bulk::Compressor<'static>,
+    scratch: Vec<u8>,
 }
 
 impl<W: Write> ParquetStream<W> {
@@ -75,6 +76,7 @@ impl<W: Write> ParquetStream<W> {
             pending_rows: 0,
             pending_bytes: 0,
             zstd: zstd::bulk::Compressor::new(0)?,
+            scratch: Vec::new(),
         })
     }
 
@@ -107,10 +109,15 @@ impl<W: Write> ParquetStream<W> {
                             return Err(PolarsError::ComputeError("dictionary page".into()));
                         };
                         // A version 1 page is compressed whole (levels and values).
-                        let bytes = self
-                            .zstd
-                            .compress(page.buffer())
+                        // Into the scratch buffer (room for the worst case), then kept with
+                        // just its bytes: pages wait in memory until their group is written.
+                        let scratch = &mut self.scratch;
+                        scratch.clear();
+                        scratch.reserve(zstd::zstd_safe::compress_bound(page.buffer().len()));
+                        self.zstd
+                            .compress_to_buffer(page.buffer(), scratch)
                             .map_err(|e| PolarsError::ComputeError(format!("zstd: {e}").into()))?;
+                        let bytes = scratch.to_vec();
                         self.pending_bytes += bytes.len();
                         pending.push(CompressedPage::Data(CompressedDataPage::new(
                             page.header().clone(),
@@ -353,6 +360,30 @@ mod tests {
         assert_eq!(df.height(), rows.len());
         let host = df.column("host").unwrap();
         assert_eq!(host.null_count(), rows.len().div_ceil(5));
+    }
+
+    #[test]
+    fn waiting_pages_hold_only_their_compressed_bytes() {
+        let ids: Vec<i64> = (0..2048).collect();
+        let rows = sample(&ids, 8);
+        let mut p = ParquetStream::new(Vec::new(), &sample_table(&rows[..0])).unwrap();
+        p.write(&sample_table(&rows)).unwrap();
+        assert_eq!(p.pending_rows, 2048, "one chunk waits for its group");
+        for pages in &mut p.pending {
+            for page in pages {
+                let CompressedPage::Data(d) = page else {
+                    panic!("a dictionary page");
+                };
+                let v = d.slice_mut().to_mut();
+                // Not the compressor's worst-case room (the uncompressed size and more).
+                assert!(
+                    v.capacity() <= v.len() + 16,
+                    "{} of {}",
+                    v.capacity(),
+                    v.len()
+                );
+            }
+        }
     }
 
     #[test]
