@@ -23,6 +23,7 @@ use polars::prelude::{
 };
 use polars_parquet::parquet::CowBuffer;
 use polars_parquet::parquet::compression::Compression;
+use polars_parquet::parquet::page::DataPage;
 use polars_parquet::write::{
     CompressedDataPage, CompressedPage, DynIter, DynStreamingIterator, Encoding, FileWriter, Page,
     ParquetType, Version, WriteOptions, array_to_columns, fallible_streaming_iterator,
@@ -46,9 +47,37 @@ pub struct ParquetStream<W: Write> {
     pending: Vec<Vec<CompressedPage>>,
     pending_rows: usize,
     pending_bytes: usize,
-    /// One zstd context for every page: polars would make (and zero) a new one per page.
-    zstd: zstd::bulk::Compressor<'static>,
+    zstd: PageCompressor,
+}
+
+/// Compresses pages with one zstd context (polars makes, and zeroes, a new one per page).
+struct PageCompressor {
+    ctx: zstd::bulk::Compressor<'static>,
+    /// Room for the worst case; a page keeps only its bytes (it waits in memory until its
+    /// row group is written).
     scratch: Vec<u8>,
+}
+
+impl PageCompressor {
+    /// A version 1 page is compressed whole (levels and values), at zstd's default level
+    /// (polars' default too).
+    fn compress(&mut self, page: DataPage) -> PolarsResult<CompressedDataPage> {
+        let data = page.buffer();
+        self.scratch.clear();
+        self.scratch
+            .reserve(zstd::zstd_safe::compress_bound(data.len()));
+        self.ctx
+            .compress_to_buffer(data, &mut self.scratch)
+            .map_err(|e| PolarsError::ComputeError(format!("zstd: {e}").into()))?;
+        Ok(CompressedDataPage::new(
+            page.header().clone(),
+            CowBuffer::Owned(self.scratch.to_vec()),
+            Compression::Zstd,
+            data.len(),
+            page.descriptor,
+            page.num_rows.unwrap_or(0),
+        ))
+    }
 }
 
 impl<W: Write> ParquetStream<W> {
@@ -75,8 +104,10 @@ impl<W: Write> ParquetStream<W> {
             options,
             pending_rows: 0,
             pending_bytes: 0,
-            zstd: zstd::bulk::Compressor::new(0)?,
-            scratch: Vec::new(),
+            zstd: PageCompressor {
+                ctx: zstd::bulk::Compressor::new(0)?,
+                scratch: Vec::new(),
+            },
         })
     }
 
@@ -108,25 +139,9 @@ impl<W: Write> ParquetStream<W> {
                         let Page::Data(page) = page? else {
                             return Err(PolarsError::ComputeError("dictionary page".into()));
                         };
-                        // A version 1 page is compressed whole (levels and values).
-                        // Into the scratch buffer (room for the worst case), then kept with
-                        // just its bytes: pages wait in memory until their group is written.
-                        let scratch = &mut self.scratch;
-                        scratch.clear();
-                        scratch.reserve(zstd::zstd_safe::compress_bound(page.buffer().len()));
-                        self.zstd
-                            .compress_to_buffer(page.buffer(), scratch)
-                            .map_err(|e| PolarsError::ComputeError(format!("zstd: {e}").into()))?;
-                        let bytes = scratch.to_vec();
-                        self.pending_bytes += bytes.len();
-                        pending.push(CompressedPage::Data(CompressedDataPage::new(
-                            page.header().clone(),
-                            CowBuffer::Owned(bytes),
-                            Compression::Zstd,
-                            page.buffer().len(),
-                            page.descriptor,
-                            page.num_rows.unwrap_or(0),
-                        )));
+                        let page = self.zstd.compress(page)?;
+                        self.pending_bytes += page.compressed_size();
+                        pending.push(CompressedPage::Data(page));
                     }
                 }
             }
