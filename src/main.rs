@@ -145,6 +145,27 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
             }
         }
     }
+    // --out -: the large tables are streamed as JSON files into a private temporary
+    // directory while the capture is read, and joined into one object at the end.
+    let spool = if out_stdout {
+        let files = Spool::create().and_then(|spool| {
+            let files = export::stream::TableFiles::create(&spool.0, Format::Json)?;
+            Ok((spool, files))
+        });
+        match files {
+            Ok((spool, files)) => {
+                let keep = args.har.is_some() || args.html.is_some();
+                analyzer.stream_to(Box::new(files), keep);
+                Some(spool)
+            }
+            Err(e) => {
+                eprintln!("lifecycle: a temporary directory for --out -: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    } else {
+        None
+    };
     // Without --out the report goes to standard output, each navigation as it is released.
     let report = (args.out.is_none() && on_stdout == 0 && !args.quiet).then(|| {
         let color = std::io::stdout().is_terminal();
@@ -224,11 +245,21 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
         })
         .is_err();
     }
-    if out_stdout {
-        write_failed |= emit("tables", Sink::Stdout, args.quiet, |w| {
-            export::write_tables_json(&analysis, w)
-        })
-        .is_err();
+    if let Some(spool) = &spool {
+        let streamed = match analyzer.take_sink() {
+            Some(mut files) => files.close().map(|_| ()),
+            None => Ok(()),
+        };
+        write_failed |= match streamed {
+            Ok(()) => emit("tables", Sink::Stdout, args.quiet, |w| {
+                export::write_tables_json_from(&analysis, &spool.0, w)
+            })
+            .is_err(),
+            Err(e) => {
+                eprintln!("lifecycle: writing tables: {e}");
+                true
+            }
+        };
     } else if let Some(dir) = table_dir {
         let streamed = match analyzer.take_sink() {
             Some(mut files) => files.close(),
@@ -261,4 +292,30 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
         let _ = r.finish(&analysis);
     }
     ExitCode::from(exit)
+}
+
+/// A private directory under the system's temporary directory, removed when dropped.
+struct Spool(std::path::PathBuf);
+
+impl Spool {
+    fn create() -> std::io::Result<Self> {
+        let base = std::env::temp_dir();
+        for i in 0..1000u32 {
+            let dir = base.join(format!("lifecycle-{}-{i}", std::process::id()));
+            match std::fs::create_dir(&dir) {
+                Ok(()) => return Ok(Spool(dir)),
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(std::io::Error::other(
+            "no free name for a temporary directory",
+        ))
+    }
+}
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }

@@ -29,7 +29,7 @@ pub fn write_tables_object(tables: &[Table], w: &mut dyn Write) -> io::Result<()
     w.write_all(b"\n}\n")
 }
 
-fn write_array(t: &Table, w: &mut dyn Write) -> io::Result<()> {
+pub(super) fn write_array(t: &Table, w: &mut dyn Write) -> io::Result<()> {
     if t.rows == 0 {
         return w.write_all(b"[]");
     }
@@ -84,7 +84,7 @@ fn value(data: &ColumnData, row: usize, out: &mut String) {
 }
 
 /// A JSON string literal.
-fn string(s: &str) -> String {
+pub(super) fn string(s: &str) -> String {
     serde_json::Value::from(s).to_string()
 }
 

@@ -443,7 +443,7 @@ fn correlation_memory_follows_live_state_not_capture_length() {
 }
 
 #[test]
-fn the_report_on_standard_output_streams_too() {
+fn the_report_and_out_dash_on_standard_output_stream_too() {
     // Without --out the report is written a navigation at a time: memory does not follow
     // the capture's length (keeping every row for the report did: ~1 KB per row).
     let (_d1, short) = capture("web-1000.pcap", |w| web_sessions(w, 1000));
@@ -453,11 +453,28 @@ fn the_report_on_standard_output_streams_too() {
         assert_eq!(rc, 0);
         rss
     };
-    let (short, long) = (rss(&short), rss(&long));
-    eprintln!("report: peak RSS {short} KB for 1000 sessions, {long} KB for 6000");
+    let (short_kb, long_kb) = (rss(&short), rss(&long));
+    eprintln!("report: peak RSS {short_kb} KB for 1000 sessions, {long_kb} KB for 6000");
     assert!(
-        long < short + 4_000,
-        "peak RSS {short} KB, then {long} KB for 6x the sessions"
+        long_kb < short_kb + 4_000,
+        "peak RSS {short_kb} KB, then {long_kb} KB for 6x the sessions"
+    );
+    // The tables as one JSON object on standard output (`--out -`) take the memory of
+    // writing them as files (both stream; with every row kept it was ~20 MB more here).
+    let out = long.with_extension("json-out");
+    let json = |to: &std::ffi::OsStr| {
+        let args = ["analyze", "--quiet", "--format", "json", "--out"];
+        let mut args = args.map(std::ffi::OsStr::new).to_vec();
+        args.extend([to, long.as_os_str()]);
+        let (rc, rss) = run_binary(&args);
+        assert_eq!(rc, 0);
+        rss
+    };
+    let (files_kb, stdout_kb) = (json(out.as_os_str()), json(std::ffi::OsStr::new("-")));
+    eprintln!("JSON tables: peak RSS {files_kb} KB as files, {stdout_kb} KB on stdout");
+    assert!(
+        stdout_kb < files_kb + 3_000,
+        "peak RSS {files_kb} KB writing files, {stdout_kb} KB writing --out -"
     );
 }
 

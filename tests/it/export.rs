@@ -238,6 +238,47 @@ fn out_dash_writes_one_json_object_to_stdout() {
     }
 }
 
+#[test]
+fn out_dash_streams_the_same_object_as_all_rows_at_once() {
+    // `--out -` spools the large tables into a private temporary directory while reading
+    // and joins them at the end: byte for byte the object written from every row, with
+    // 1 or 2 threads and with the rows also kept for a HAR; the directory is removed.
+    let mut caps = captures();
+    caps.push(testdata(
+        "lab/chromium-cold-then-warm/chromium-cold-then-warm.dsb.pcapng",
+    ));
+    let tmp = tempfile::tempdir().unwrap();
+    let har = tmp.path().join("x.har");
+    for cap in caps {
+        let (a, _) = analyze(&cap);
+        let mut expected = Vec::new();
+        export::write_tables_json(&a, &mut expected).unwrap();
+        let runs: [&[&str]; 3] = [&["--threads", "1"], &["--threads", "2"], &["--har"]];
+        for extra in runs {
+            let mut cmd = lifecycle();
+            cmd.env("TMPDIR", tmp.path()).arg("analyze").arg(&cap);
+            cmd.args(["--quiet", "--out", "-", "--format", "json"])
+                .args(extra);
+            if extra == ["--har"] {
+                cmd.arg(&har);
+            }
+            let o = run_ok(&mut cmd);
+            assert!(
+                o.stdout == expected,
+                "{} {extra:?}: --out - differs from the object of all rows",
+                cap.display()
+            );
+            let left: Vec<_> = std::fs::read_dir(tmp.path())
+                .unwrap()
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name())
+                .filter(|n| n != "x.har")
+                .collect();
+            assert!(left.is_empty(), "left behind: {left:?}");
+        }
+    }
+}
+
 fn write_har(cap: &Path, dir: &Path) -> (PathBuf, Value) {
     let path = dir.join("out.har");
     run_ok(
