@@ -132,13 +132,11 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
     );
     // Table files are written while the capture is read (memory bounded by live state);
     // the HAR and HTML outputs need every row at the end, so rows are also kept for them.
+    let keep_rows = args.har.is_some() || args.html.is_some();
     let table_dir = args.out.as_deref().filter(|_| !out_stdout);
     if let Some(dir) = table_dir {
         match export::stream::TableFiles::create(dir, format) {
-            Ok(files) => {
-                let keep = args.har.is_some() || args.html.is_some();
-                analyzer.stream_to(Box::new(files), keep);
-            }
+            Ok(files) => analyzer.stream_to(Box::new(files), keep_rows),
             Err(e) => {
                 eprintln!("lifecycle: writing tables to {}: {e}", dir.display());
                 return ExitCode::from(2);
@@ -154,8 +152,7 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
         });
         match files {
             Ok((spool, files)) => {
-                let keep = args.har.is_some() || args.html.is_some();
-                analyzer.stream_to(Box::new(files), keep);
+                analyzer.stream_to(Box::new(files), keep_rows);
                 Some(spool)
             }
             Err(e) => {
@@ -171,8 +168,10 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
         let color = std::io::stdout().is_terminal();
         let out = std::io::BufWriter::new(std::io::stdout());
         let report = Arc::new(Mutex::new(Some(export::report::Report::new(out, color))));
-        let keep = args.har.is_some() || args.html.is_some();
-        analyzer.stream_to(Box::new(export::report::ReportSink(report.clone())), keep);
+        analyzer.stream_to(
+            Box::new(export::report::ReportSink(report.clone())),
+            keep_rows,
+        );
         report
     });
     if let Some(bytes) = &keylog
@@ -294,15 +293,19 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
     ExitCode::from(exit)
 }
 
-/// A private directory under the system's temporary directory, removed when dropped.
+/// A private directory under the system's temporary directory (only the user can read it:
+/// the tables may hold decrypted URLs), removed when dropped.
 struct Spool(std::path::PathBuf);
 
 impl Spool {
     fn create() -> std::io::Result<Self> {
         let base = std::env::temp_dir();
+        let mut builder = std::fs::DirBuilder::new();
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
         for i in 0..1000u32 {
             let dir = base.join(format!("lifecycle-{}-{i}", std::process::id()));
-            match std::fs::create_dir(&dir) {
+            match builder.create(&dir) {
                 Ok(()) => return Ok(Spool(dir)),
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(e),
