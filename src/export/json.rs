@@ -18,13 +18,23 @@ pub fn write_json(t: &Table, w: &mut dyn Write) -> io::Result<()> {
 
 /// Every table in one JSON object keyed by table name, in the given order.
 pub fn write_tables_object(tables: &[Table], w: &mut dyn Write) -> io::Result<()> {
+    write_object_with(tables, w, write_array)
+}
+
+/// [`write_tables_object`]'s object, each table's array written by `array` (the array
+/// alone: `[...]`, no final newline).
+pub fn write_object_with(
+    tables: &[Table],
+    w: &mut dyn Write,
+    mut array: impl FnMut(&Table, &mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
     w.write_all(b"{")?;
     for (i, t) in tables.iter().enumerate() {
         if i > 0 {
             w.write_all(b",")?;
         }
         write!(w, "\n{}: ", string(t.name))?;
-        write_array(t, w)?;
+        array(t, w)?;
     }
     w.write_all(b"\n}\n")
 }
@@ -84,7 +94,7 @@ fn value(data: &ColumnData, row: usize, out: &mut String) {
 }
 
 /// A JSON string literal.
-pub(super) fn string(s: &str) -> String {
+fn string(s: &str) -> String {
     serde_json::Value::from(s).to_string()
 }
 

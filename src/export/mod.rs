@@ -376,24 +376,17 @@ pub fn write_tables_json(a: &Analysis, w: &mut dyn Write) -> io::Result<()> {
 /// while reading ([`stream::TableFiles`] in JSON) are the files in `dir`: their bytes are
 /// copied (memory stays bounded by live state); the others come from `a`.
 pub fn write_tables_json_from(a: &Analysis, dir: &Path, w: &mut dyn Write) -> io::Result<()> {
-    w.write_all(b"{")?;
-    for (i, build) in TABLES.iter().enumerate() {
-        if i > 0 {
-            w.write_all(b",")?;
-        }
-        let t = build(a);
-        write!(w, "\n{}: ", json::string(t.name))?;
+    json::write_object_with(&tables(a), w, |t, w| {
         match fs::File::open(dir.join(format!("{}.json", t.name))) {
             Ok(f) => {
                 // The file is the array and a final newline, which the object does not have.
                 let len = f.metadata()?.len();
-                io::copy(&mut io::Read::take(f, len.saturating_sub(1)), w)?;
+                io::copy(&mut io::Read::take(f, len.saturating_sub(1)), w).map(|_| ())
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => json::write_array(&t, w)?,
-            Err(e) => return Err(e),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => json::write_array(t, w),
+            Err(e) => Err(e),
         }
-    }
-    w.write_all(b"\n}\n")
+    })
 }
 
 /// The temporary name beside `path` a file is written under before it is renamed.
