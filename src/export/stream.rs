@@ -1,5 +1,6 @@
 //! Table files written while the capture is read: the correlator hands over each row once it
-//! is final ([`RowSink`]); rows are buffered in chunks of [`CHUNK_ROWS`] and each chunk is
+//! is final ([`RowSink`]); rows are buffered in chunks ([`CHUNK_ROWS`] for Parquet,
+//! [`TEXT_CHUNK_ROWS`] for CSV and JSON) and each chunk is
 //! appended to its file (CSV lines, JSON array elements, one Parquet row group), so a table's
 //! size in memory is one chunk whatever the capture's size.
 //!
@@ -17,8 +18,12 @@ use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-/// Rows per chunk.
+/// Rows per chunk for Parquet: one chunk is one page per column (see `parquet`).
 pub const CHUNK_ROWS: usize = 2048;
+/// Rows per chunk for CSV and JSON, written row by row: small enough that the rows stay in
+/// the CPU cache while the chunk's columns are built from them (each column is one pass
+/// over the rows; 2,048 rows of `requests` are about a megabyte).
+pub const TEXT_CHUNK_ROWS: usize = 64;
 
 /// One table's file being written.
 struct TableFile {
@@ -136,6 +141,8 @@ pub struct TableFiles {
     requests: (TableFile, Vec<RequestRow>),
     connections: (TableFile, Vec<ConnectionRow>),
     dns: (TableFile, Vec<DnsLookup>, Vec<Option<u64>>),
+    /// Rows per chunk ([`CHUNK_ROWS`] or [`TEXT_CHUNK_ROWS`]).
+    chunk: usize,
     /// The first write error; later rows are dropped and [`RowSink::close`] returns it.
     error: Option<io::Error>,
 }
@@ -153,6 +160,10 @@ impl TableFiles {
             requests: (TableFile::new(dir, "requests", format), Vec::new()),
             connections: (TableFile::new(dir, "connections", format), Vec::new()),
             dns: (TableFile::new(dir, "dns", format), Vec::new(), Vec::new()),
+            chunk: match format {
+                Format::Parquet => CHUNK_ROWS,
+                Format::Csv | Format::Json => TEXT_CHUNK_ROWS,
+            },
             error: None,
         })
     }
@@ -198,7 +209,7 @@ impl RowSink for TableFiles {
             return;
         }
         self.connections.1.push(row);
-        if self.connections.1.len() >= CHUNK_ROWS {
+        if self.connections.1.len() >= self.chunk {
             self.flush_connections();
         }
     }
@@ -210,7 +221,7 @@ impl RowSink for TableFiles {
         // Headers are for HAR only; the table does not hold them.
         row.http = None;
         self.requests.1.push(row);
-        if self.requests.1.len() >= CHUNK_ROWS {
+        if self.requests.1.len() >= self.chunk {
             self.flush_requests();
         }
     }
@@ -220,7 +231,7 @@ impl RowSink for TableFiles {
             return;
         }
         self.navigations.1.push(row);
-        if self.navigations.1.len() >= CHUNK_ROWS {
+        if self.navigations.1.len() >= self.chunk {
             self.flush_navigations();
         }
     }
@@ -231,7 +242,7 @@ impl RowSink for TableFiles {
         }
         self.dns.1.push(row);
         self.dns.2.push(navigation_id);
-        if self.dns.1.len() >= CHUNK_ROWS {
+        if self.dns.1.len() >= self.chunk {
             self.flush_dns();
         }
     }

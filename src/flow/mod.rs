@@ -33,49 +33,47 @@ pub struct Endpoint {
     pub port: u16,
 }
 
-/// Direction-less key: the two endpoints in sorted order.
+/// Direction-less key: the two endpoints in sorted order, packed into integers (this key is
+/// built, compared and hashed once per packet: three integer compares instead of a walk over
+/// two `IpAddr` enums).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct FlowKey {
-    lo: Endpoint,
-    hi: Endpoint,
-    proto: u8,
+    lo_ip: u128,
+    hi_ip: u128,
+    /// The low side's family and port (bits 40..57), the high side's (8..25), the protocol
+    /// (0..8).
+    rest: u64,
 }
 
-/// Three words instead of the derived field-by-field hash (discriminants, length prefixes
-/// and bytes): this hash runs once per packet. Equal keys hash equal; an IPv4 address and
-/// its IPv4-mapped IPv6 form may collide, which the map resolves with `Eq`.
+/// An endpoint as two integers: the address bits, and the family (bit 16: IPv6) above the
+/// port. The family keeps an IPv4 address apart from the IPv6 address with the same bits.
+#[inline]
+fn side(e: Endpoint) -> (u128, u32) {
+    match e.ip {
+        IpAddr::V4(a) => (u128::from(a.to_bits()), u32::from(e.port)),
+        IpAddr::V6(a) => (a.to_bits(), (1 << 16) | u32::from(e.port)),
+    }
+}
+
+/// Three words: the two addresses and the packed rest. Equal keys hash equal.
 impl std::hash::Hash for FlowKey {
+    #[inline]
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-        fn bits(ip: IpAddr) -> u128 {
-            match ip {
-                IpAddr::V4(a) => u128::from(a.to_bits()),
-                IpAddr::V6(a) => a.to_bits(),
-            }
-        }
-        h.write_u128(bits(self.lo.ip));
-        h.write_u128(bits(self.hi.ip));
-        h.write_u64(
-            (u64::from(self.lo.port) << 32)
-                | (u64::from(self.hi.port) << 16)
-                | u64::from(self.proto),
-        );
+        h.write_u128(self.lo_ip);
+        h.write_u128(self.hi_ip);
+        h.write_u64(self.rest);
     }
 }
 
 impl FlowKey {
+    #[inline]
     pub fn new(a: Endpoint, b: Endpoint, proto: u8) -> Self {
-        if a <= b {
-            FlowKey {
-                lo: a,
-                hi: b,
-                proto,
-            }
-        } else {
-            FlowKey {
-                lo: b,
-                hi: a,
-                proto,
-            }
+        let (a, b) = (side(a), side(b));
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        FlowKey {
+            lo_ip: lo.0,
+            hi_ip: hi.0,
+            rest: (u64::from(lo.1) << 40) | (u64::from(hi.1) << 8) | u64::from(proto),
         }
     }
 }
@@ -257,6 +255,7 @@ impl<A> FlowTable<A> {
     /// retransmitted SYN keeps its ISN); `synack` on a new flow makes the receiver `orig`. `ended` receives flows that
     /// leave the table because of this packet.
     #[allow(clippy::too_many_arguments)]
+    #[inline]
     pub fn lookup(
         &mut self,
         ts: Timestamp,
@@ -270,6 +269,43 @@ impl<A> FlowTable<A> {
         ended: &mut dyn FnMut(Flow<A>, EndReason),
     ) -> Option<Lookup<'_, A>> {
         let key = FlowKey::new(src, dst, proto);
+        // The common case, kept small enough to inline: another packet of the last packet's
+        // flow, not a SYN (which may start a new connection on the tuple).
+        if syn_seq.is_none()
+            && let Some((k, slot)) = self.last
+            && k == key
+        {
+            // `None` only if the table lost the flow it last found (a bug, not input).
+            let flow = self.slots.get_mut(slot).and_then(Option::as_mut)?;
+            if ts > flow.last_ts {
+                flow.last_ts = ts;
+            }
+            let dir = flow.direction_of(&src);
+            return Some(Lookup {
+                flow,
+                dir,
+                created: false,
+            });
+        }
+        self.lookup_slow(ts, frame, key, src, dst, syn_seq, synack, new_app, ended)
+    }
+
+    /// [`Self::lookup`] for every other packet: hashing, port reuse, creation.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
+    fn lookup_slow(
+        &mut self,
+        ts: Timestamp,
+        frame: u64,
+        key: FlowKey,
+        src: Endpoint,
+        dst: Endpoint,
+        syn_seq: Option<u32>,
+        synack: bool,
+        new_app: impl FnOnce() -> A,
+        ended: &mut dyn FnMut(Flow<A>, EndReason),
+    ) -> Option<Lookup<'_, A>> {
+        let proto = (key.rest & 0xff) as u8;
         let syn_only = syn_seq.is_some();
         if let Some(seq) = syn_seq
             && let Some(f) = self.get(&key)
