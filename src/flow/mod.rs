@@ -68,13 +68,23 @@ impl std::hash::Hash for FlowKey {
 impl FlowKey {
     #[inline]
     pub fn new(a: Endpoint, b: Endpoint, proto: u8) -> Self {
+        Self::with_side(a, b, proto).0
+    }
+
+    /// The key, and whether `a` is its low side. Without branches: which side is low
+    /// alternates with the packets' direction, which no predictor guesses.
+    #[inline]
+    fn with_side(a: Endpoint, b: Endpoint, proto: u8) -> (Self, bool) {
         let (a, b) = (side(a), side(b));
-        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-        FlowKey {
+        let a_lo = (a.0 < b.0) | ((a.0 == b.0) & (a.1 <= b.1));
+        let lo = std::hint::select_unpredictable(a_lo, a, b);
+        let hi = std::hint::select_unpredictable(a_lo, b, a);
+        let key = FlowKey {
             lo_ip: lo.0,
             hi_ip: hi.0,
             rest: (u64::from(lo.1) << 40) | (u64::from(hi.1) << 8) | u64::from(proto),
-        }
+        };
+        (key, a_lo)
     }
 }
 
@@ -96,15 +106,16 @@ pub struct Flow<A> {
     pub payload_bytes: [u64; 2],
     pub tcp: Option<TcpStats>,
     pub app: A,
+    /// `orig` is the low side of the flow's key: a packet's direction is then whether its
+    /// source is the low side too, without comparing addresses.
+    orig_lo: bool,
 }
 
 impl<A> Flow<A> {
-    pub fn direction_of(&self, src: &Endpoint) -> Direction {
-        if *src == self.orig {
-            Direction::Orig
-        } else {
-            Direction::Resp
-        }
+    /// The direction of a packet whose source is (`src_lo`) or is not the key's low side.
+    #[inline]
+    fn direction_by_side(&self, src_lo: bool) -> Direction {
+        std::hint::select_unpredictable(src_lo == self.orig_lo, Direction::Orig, Direction::Resp)
     }
 
     fn idle_timeout(&self) -> i64 {
@@ -137,9 +148,11 @@ pub struct FlowTable<A> {
     /// The key and slot of the last packet's flow: the next packet of the same flow (most
     /// packets: a download is a run of them) is found without hashing its key.
     last: Option<(FlowKey, usize)>,
-    /// (deadline, id, key), earliest first: lazily re-checked idle deadlines. A flow may
-    /// have several entries (a closed flow gets a shorter one); stale ones are skipped.
-    timers: BinaryHeap<Reverse<(i64, u64, FlowKey)>>,
+    /// (deadline, id, slot), earliest first: lazily re-checked idle deadlines. A flow may
+    /// have several entries (a closed flow gets a shorter one); stale ones (the slot holds
+    /// another flow or none) are skipped. 24 bytes an entry: the heap's sift touches few
+    /// cache lines.
+    timers: BinaryHeap<Reverse<(i64, u64, u32)>>,
     next_id: u64,
     /// (id, first frame) of each flow created since the last [`Self::take_created`], when
     /// recording (a worker of the parallel pipeline reports them so ids are global).
@@ -226,6 +239,21 @@ impl<A> FlowTable<A> {
         f
     }
 
+    /// The flow in `slot` if it is flow `id` (a timer entry still about it).
+    fn at(&self, slot: u32, id: u64) -> Option<&Flow<A>> {
+        self.slots
+            .get(slot as usize)
+            .and_then(Option::as_ref)
+            .filter(|f| f.id == id)
+    }
+
+    /// Removes the flow in `slot` (its key is made from its endpoints).
+    fn remove_at(&mut self, slot: u32) -> Option<Flow<A>> {
+        let f = self.slots.get(slot as usize)?.as_ref()?;
+        let key = FlowKey::new(f.orig, f.resp, f.proto);
+        self.remove(&key)
+    }
+
     pub fn weirds(&mut self) -> Vec<Weird> {
         std::mem::take(&mut self.weirds)
     }
@@ -268,7 +296,7 @@ impl<A> FlowTable<A> {
         new_app: impl FnOnce() -> A,
         ended: &mut dyn FnMut(Flow<A>, EndReason),
     ) -> Option<Lookup<'_, A>> {
-        let key = FlowKey::new(src, dst, proto);
+        let (key, src_lo) = FlowKey::with_side(src, dst, proto);
         // The common case, kept small enough to inline: another packet of the last packet's
         // flow, not a SYN (which may start a new connection on the tuple).
         if syn_seq.is_none()
@@ -280,14 +308,16 @@ impl<A> FlowTable<A> {
             if ts > flow.last_ts {
                 flow.last_ts = ts;
             }
-            let dir = flow.direction_of(&src);
+            let dir = flow.direction_by_side(src_lo);
             return Some(Lookup {
                 flow,
                 dir,
                 created: false,
             });
         }
-        self.lookup_slow(ts, frame, key, src, dst, syn_seq, synack, new_app, ended)
+        self.lookup_slow(
+            ts, frame, key, src_lo, src, dst, syn_seq, synack, new_app, ended,
+        )
     }
 
     /// [`Self::lookup`] for every other packet: hashing, port reuse, creation.
@@ -298,6 +328,7 @@ impl<A> FlowTable<A> {
         ts: Timestamp,
         frame: u64,
         key: FlowKey,
+        src_lo: bool,
         src: Endpoint,
         dst: Endpoint,
         syn_seq: Option<u32>,
@@ -341,9 +372,7 @@ impl<A> FlowTable<A> {
                 } else {
                     UDP_IDLE_NS
                 };
-                self.timers
-                    .push(Reverse((ts.0.saturating_add(timeout), id, key)));
-                self.insert(
+                let slot = self.insert(
                     key,
                     Flow {
                         id,
@@ -358,8 +387,12 @@ impl<A> FlowTable<A> {
                         payload_bytes: [0; 2],
                         tcp,
                         app: new_app(),
+                        orig_lo: (orig == src) == src_lo,
                     },
-                )
+                );
+                self.timers
+                    .push(Reverse((ts.0.saturating_add(timeout), id, slot as u32)));
+                slot
             }
         };
         // `None` only if the table lost the flow it just found or made (a bug, not input).
@@ -371,7 +404,7 @@ impl<A> FlowTable<A> {
         if ts > flow.last_ts {
             flow.last_ts = ts;
         }
-        let dir = flow.direction_of(&src);
+        let dir = flow.direction_by_side(src_lo);
         Some(Lookup {
             flow,
             dir,
@@ -383,39 +416,41 @@ impl<A> FlowTable<A> {
     /// closed timeout instead of the idle one, so memory follows live connections.
     pub fn closed(&mut self, flow_id: u64, key_of: (Endpoint, Endpoint, u8), now: Timestamp) {
         let key = FlowKey::new(key_of.0, key_of.1, key_of.2);
-        self.timers
-            .push(Reverse((now.0.saturating_add(TCP_CLOSED_NS), flow_id, key)));
+        if let Some(slot) = self.slot_of(&key) {
+            self.timers.push(Reverse((
+                now.0.saturating_add(TCP_CLOSED_NS),
+                flow_id,
+                slot as u32,
+            )));
+        }
     }
 
     /// Expires flows idle at capture time `now`.
     pub fn expire(&mut self, now: Timestamp, ended: &mut dyn FnMut(Flow<A>, EndReason)) {
-        while let Some(Reverse((deadline, id, key))) = self.timers.peek().copied() {
+        while let Some(Reverse((deadline, id, slot))) = self.timers.peek().copied() {
             if deadline > now.0 {
                 break;
             }
             self.timers.pop();
-            let Some(f) = self.get(&key) else {
+            let Some(f) = self.at(slot, id) else {
                 continue;
             };
-            if f.id != id {
-                continue;
-            }
             let due = f.last_ts.0.saturating_add(f.idle_timeout());
             if due <= now.0 {
-                if let Some(f) = self.remove(&key) {
+                if let Some(f) = self.remove_at(slot) {
                     ended(f, EndReason::Idle);
                 }
             } else {
                 // Still active: check again at its new deadline.
-                self.timers.push(Reverse((due, id, key)));
+                self.timers.push(Reverse((due, id, slot)));
             }
         }
     }
 
     fn evict_one(&mut self, ts: Timestamp, ended: &mut dyn FnMut(Flow<A>, EndReason)) {
-        while let Some(Reverse((_, id, key))) = self.timers.pop() {
-            if self.get(&key).is_some_and(|f| f.id == id) {
-                if let Some(f) = self.remove(&key) {
+        while let Some(Reverse((_, id, slot))) = self.timers.pop() {
+            if self.at(slot, id).is_some() {
+                if let Some(f) = self.remove_at(slot) {
                     self.evicted += 1;
                     if self.evicted == 1 {
                         self.weirds.push(Weird::new(
@@ -658,5 +693,70 @@ mod tests {
             look(&mut t, &mut ended, UDP_IDLE_NS + 8, c, s, 6, Some(1), 50),
             (6, 50, true, Direction::Orig)
         );
+    }
+
+    /// A timer names a flow by slot and id: once the slot holds another flow, the old
+    /// flow's leftover timers must not expire the new one.
+    #[test]
+    fn stale_timers_skip_a_reused_slot() {
+        let mut t: FlowTable<()> = FlowTable::new();
+        let mut ended = Vec::new();
+        let (c, s) = (ep("10.0.0.1", 40000), ep("10.0.0.2", 443));
+        let sec = 1_000_000_000;
+        let mut look = |t: &mut FlowTable<()>, ts: i64, a, b, proto, syn| {
+            let l = t
+                .lookup(
+                    Timestamp(ts),
+                    0,
+                    a,
+                    b,
+                    proto,
+                    syn,
+                    false,
+                    || (),
+                    &mut |_, _| {},
+                )
+                .unwrap();
+            (l.flow.id, l.dir)
+        };
+        assert_eq!(
+            look(&mut t, 0, c, s, PROTO_TCP, Some(1)),
+            (1, Direction::Orig)
+        );
+        // Reset at 1 s: timers at 11 s (closed) and 300 s (idle) both name slot 0.
+        if let Some(tcp) = t.iter_mut().next().and_then(|f| f.tcp.as_mut()) {
+            tcp.segment(
+                Direction::Orig,
+                Timestamp(sec),
+                2,
+                0,
+                false,
+                true,
+                false,
+                true,
+                0,
+                0,
+            );
+        }
+        t.closed(1, (c, s, PROTO_TCP), Timestamp(sec));
+        t.expire(Timestamp(12 * sec), &mut |f, r| ended.push((f.id, r)));
+        assert_eq!(ended, vec![(1, EndReason::Idle)]);
+        // A UDP flow takes slot 0 and stays busy past the old flow's 300 s timer.
+        let (d, r) = (ep("10.0.0.3", 5353), ep("10.0.0.4", 53));
+        assert_eq!(
+            look(&mut t, 13 * sec, d, r, PROTO_UDP, None),
+            (2, Direction::Orig)
+        );
+        assert_eq!(
+            look(&mut t, 299 * sec, r, d, PROTO_UDP, None),
+            (2, Direction::Resp)
+        );
+        t.expire(Timestamp(301 * sec), &mut |f, r| ended.push((f.id, r)));
+        assert_eq!(ended.len(), 1, "flow 2 was expired by flow 1's timer");
+        assert_eq!(t.len(), 1);
+        // Its own idle timeout still ends it.
+        t.expire(Timestamp(360 * sec), &mut |f, r| ended.push((f.id, r)));
+        assert_eq!(ended.last(), Some(&(2, EndReason::Idle)));
+        assert!(t.is_empty());
     }
 }
