@@ -695,15 +695,15 @@ mod tests {
         );
     }
 
-    /// A timer names a flow by slot and id: once the slot holds another flow, the old
-    /// flow's leftover timers must not expire the new one.
+    /// Timers name a flow by slot: a flow in a reused slot ends at its own idle time, not at
+    /// the old flow's leftover timers, and still ends when it goes idle.
     #[test]
     fn stale_timers_skip_a_reused_slot() {
         let mut t: FlowTable<()> = FlowTable::new();
         let mut ended = Vec::new();
         let (c, s) = (ep("10.0.0.1", 40000), ep("10.0.0.2", 443));
         let sec = 1_000_000_000;
-        let mut look = |t: &mut FlowTable<()>, ts: i64, a, b, proto, syn| {
+        let look = |t: &mut FlowTable<()>, ts: i64, a, b, proto, syn| {
             let l = t
                 .lookup(
                     Timestamp(ts),
