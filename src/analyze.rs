@@ -767,16 +767,20 @@ impl Analyzer {
             if f.tcp.is_none() {
                 continue;
             }
-            let idle = match &f.app.app {
-                App::Tls(t) if matches!(t.inner, Inner::Undecided | Inner::None) => {
-                    CHECKPOINT_IDLE_RECORDS_MS
-                }
-                _ => CHECKPOINT_IDLE_MS,
-            };
             let packets = f.packets[0] + f.packets[1];
-            if now.ms_since(f.last_ts) >= idle
+            let quiet = now.ms_since(f.last_ts);
+            // The flow's own fields first: the parser state behind `app` (elsewhere in
+            // memory) is only read for flows quiet long enough with something new.
+            if quiet >= CHECKPOINT_IDLE_MS.min(CHECKPOINT_IDLE_RECORDS_MS)
                 && f.app.reported.is_none_or(|r| r < f.last_ts)
                 && f.app.checked != Some(packets)
+                && quiet
+                    >= match &f.app.app {
+                        App::Tls(t) if matches!(t.inner, Inner::Undecided | Inner::None) => {
+                            CHECKPOINT_IDLE_RECORDS_MS
+                        }
+                        _ => CHECKPOINT_IDLE_MS,
+                    }
             {
                 match checkpoint(f, now) {
                     Some(o) => parts.push(o),

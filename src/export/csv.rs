@@ -5,26 +5,51 @@ use super::table::{ColumnData, Table};
 use std::io::{self, Write};
 
 pub fn write_csv(table: &Table, w: &mut dyn Write) -> io::Result<()> {
-    let header: Vec<String> = table.columns.iter().map(|c| quote(c.name)).collect();
-    writeln!(w, "{}", header.join(","))?;
+    let mut out = Vec::new();
+    push_csv_header(table, &mut out);
+    w.write_all(&out)?;
     write_csv_rows(table, w)
 }
 
+/// The header line appended to `out`.
+pub fn push_csv_header(table: &Table, out: &mut Vec<u8>) {
+    let header: Vec<String> = table.columns.iter().map(|c| quote(c.name)).collect();
+    out.extend_from_slice(header.join(",").as_bytes());
+    out.push(b'\n');
+}
+
+/// Text written to `w` in pieces of about this size.
+const WRITE_AT: usize = 1 << 16;
+
 /// The rows only (a later chunk of a table written in pieces).
 pub fn write_csv_rows(table: &Table, w: &mut dyn Write) -> io::Result<()> {
-    let mut line = Vec::new();
+    let mut out = Vec::new();
     for row in 0..table.rows {
-        line.clear();
-        for (i, col) in table.columns.iter().enumerate() {
-            if i > 0 {
-                line.push(b',');
-            }
-            push_cell(&col.data, row, &mut line);
+        push_csv_row(table, row, &mut out);
+        if out.len() >= WRITE_AT {
+            w.write_all(&out)?;
+            out.clear();
         }
-        line.push(b'\n');
-        w.write_all(&line)?;
     }
-    Ok(())
+    w.write_all(&out)
+}
+
+/// Every row appended to `out` (the caller writes it out when it is large enough).
+pub fn push_csv_rows(table: &Table, out: &mut Vec<u8>) {
+    for row in 0..table.rows {
+        push_csv_row(table, row, out);
+    }
+}
+
+/// Row `row` as one CSV line appended to `out`.
+fn push_csv_row(table: &Table, row: usize, out: &mut Vec<u8>) {
+    for (i, col) in table.columns.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        push_cell(&col.data, row, out);
+    }
+    out.push(b'\n');
 }
 
 /// Appends one cell as CSV text (UTF-8 bytes) to `out` (the writer's path: no allocation per

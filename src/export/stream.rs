@@ -34,7 +34,14 @@ struct TableFile {
     out: Option<Out>,
     rows: usize,
     chunks: usize,
+    /// CSV text not yet handed to the file: rows are written straight into it and it goes
+    /// out in pieces of [`TEXT_WRITE_AT`] (past the file's buffer, so it is copied once).
+    text: Vec<u8>,
 }
+
+/// Size of the pieces [`TableFile::text`] is written in (the file's buffer is as large, so a
+/// piece bypasses it).
+const TEXT_WRITE_AT: usize = 1 << 16;
 
 enum Out {
     Text(BufWriter<File>),
@@ -52,6 +59,7 @@ impl TableFile {
             out: None,
             rows: 0,
             chunks: 0,
+            text: Vec::new(),
         }
     }
 
@@ -61,7 +69,7 @@ impl TableFile {
             if self.chunks > 0 {
                 return Err(io::Error::other("table file already closed"));
             }
-            let file = BufWriter::with_capacity(1 << 16, File::create(&self.tmp)?);
+            let file = BufWriter::with_capacity(TEXT_WRITE_AT, File::create(&self.tmp)?);
             self.out = Some(match self.format {
                 #[cfg(feature = "parquet")]
                 Format::Parquet => {
@@ -80,8 +88,16 @@ impl TableFile {
         self.chunks += 1;
         match self.out.as_mut() {
             Some(Out::Text(w)) => match self.format {
-                Format::Csv if first => csv::write_csv(t, w)?,
-                Format::Csv => csv::write_csv_rows(t, w)?,
+                Format::Csv => {
+                    if first {
+                        csv::push_csv_header(t, &mut self.text);
+                    }
+                    csv::push_csv_rows(t, &mut self.text);
+                    if self.text.len() >= TEXT_WRITE_AT {
+                        w.write_all(&self.text)?;
+                        self.text.clear();
+                    }
+                }
                 _ => {
                     let mut line = String::new();
                     for row in 0..t.rows {
@@ -104,6 +120,8 @@ impl TableFile {
     fn close(&mut self) -> io::Result<String> {
         let file = match self.out.take() {
             Some(Out::Text(mut w)) => {
+                w.write_all(&self.text)?;
+                self.text = Vec::new();
                 if self.format == Format::Json {
                     w.write_all(if self.rows == 0 { b"[]\n" } else { b"\n]\n" })?;
                 }
