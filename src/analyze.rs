@@ -91,7 +91,10 @@ impl CaptureInfo {
         if self.last_ts.is_none_or(|t| frame.ts > t) {
             self.last_ts = Some(frame.ts);
         }
-        if !self.linktypes.contains(&frame.linktype) && self.linktypes.len() < 16 {
+        if self.linktypes.last() != Some(&frame.linktype)
+            && !self.linktypes.contains(&frame.linktype)
+            && self.linktypes.len() < 16
+        {
             self.linktypes.push(frame.linktype);
         }
     }
@@ -1142,7 +1145,9 @@ fn handle_ip(flows: &mut FlowTable<ConnApp>, ctx: &mut Ctx<'_>, frame: &Frame<'_
             let dir = l.dir;
             let f = l.flow;
             count_packet(f, dir, frame, seg.payload.len() as u64 + seg.missing as u64);
-            let was_closed = f.tcp.as_ref().is_some_and(|t| t.is_closed());
+            // Only a FIN or a RST can close a connection.
+            let closing = seg.flags.fin || seg.flags.rst;
+            let was_closed = closing && f.tcp.as_ref().is_some_and(|t| t.is_closed());
             if let Some(t) = f.tcp.as_mut() {
                 t.segment(
                     dir,
@@ -1157,10 +1162,11 @@ fn handle_ip(flows: &mut FlowTable<ConnApp>, ctx: &mut Ctx<'_>, frame: &Frame<'_
                     seg.payload.len() as u32 + seg.missing,
                 );
             }
-            let now_closed = !was_closed && f.tcp.as_ref().is_some_and(|t| t.is_closed());
-            let (id, orig, resp) = (f.id, f.orig, f.resp);
+            let now_closed =
+                closing && !was_closed && f.tcp.as_ref().is_some_and(|t| t.is_closed());
+            let closed = now_closed.then(|| (f.id, f.orig, f.resp));
             tcp_stream(ctx, f, dir, ts, &seg);
-            if now_closed {
+            if let Some((id, orig, resp)) = closed {
                 flows.closed(id, (orig, resp, PROTO_TCP), ts);
             }
         }
@@ -1198,8 +1204,10 @@ fn handle_ip(flows: &mut FlowTable<ConnApp>, ctx: &mut Ctx<'_>, frame: &Frame<'_
         }
         Transport::Other(_) => {}
     }
-    for (f, _) in ended {
-        finish_flow(ctx, f);
+    if !ended.is_empty() {
+        for (f, _) in ended {
+            finish_flow(ctx, f);
+        }
     }
 }
 
