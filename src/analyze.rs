@@ -1164,7 +1164,11 @@ fn handle_ip(flows: &mut FlowTable<ConnApp>, ctx: &mut Ctx<'_>, frame: &Frame<'_
             }
             let now_closed =
                 closing && !was_closed && f.tcp.as_ref().is_some_and(|t| t.is_closed());
-            let closed = now_closed.then(|| (f.id, f.orig, f.resp));
+            let closed = if now_closed {
+                Some((f.id, f.orig, f.resp))
+            } else {
+                None
+            };
             tcp_stream(ctx, f, dir, ts, &seg);
             if let Some((id, orig, resp)) = closed {
                 flows.closed(id, (orig, resp, PROTO_TCP), ts);
