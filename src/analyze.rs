@@ -1516,14 +1516,18 @@ fn deliver(
                 }
             }
             t.conn.drain_records(&mut t.records);
-            for w in t.conn.weirds() {
-                ctx.weird(None, Some(f.id), w);
+            if t.conn.has_weirds() {
+                for w in t.conn.weirds() {
+                    ctx.weird(None, Some(f.id), w);
+                }
             }
             let mut ws = Vec::new();
             match &mut t.inner {
                 Inner::Http(h) => {
                     h.drain(&mut t.http);
-                    ws = h.weirds();
+                    if h.has_weirds() {
+                        ws = h.weirds();
+                    }
                 }
                 Inner::H2(h) => {
                     h.drain(&mut t.h2);
@@ -1553,8 +1557,10 @@ fn deliver(
                 Ev::Close(ts) => conn.close(dir, ts),
             }
             conn.drain(txs);
-            for w in conn.weirds() {
-                ctx.weird(None, Some(f.id), w);
+            if conn.has_weirds() {
+                for w in conn.weirds() {
+                    ctx.weird(None, Some(f.id), w);
+                }
             }
         }
         _ => {}

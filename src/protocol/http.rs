@@ -424,6 +424,12 @@ impl Http1Conn {
     }
 
     /// Anomalies recorded since the last call.
+    /// Whether [`Self::weirds`] has anything to return (cheap, for the per-packet path).
+    #[inline]
+    pub fn has_weirds(&self) -> bool {
+        !self.weirds.is_empty() || self.weirds_dropped > 0
+    }
+
     pub fn weirds(&mut self) -> Vec<Weird> {
         let mut out = std::mem::take(&mut self.weirds);
         if self.weirds_dropped > 0 {

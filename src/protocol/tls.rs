@@ -373,6 +373,12 @@ impl TlsConn {
         std::mem::take(&mut self.weirds)
     }
 
+    /// Whether [`Self::weirds`] has anything to return (cheap, for the per-packet path).
+    #[inline]
+    pub fn has_weirds(&self) -> bool {
+        !self.weirds.is_empty()
+    }
+
     // ----- record layer -------------------------------------------------------------------
 
     /// Validates a just-completed record header; returns false if the record was consumed
