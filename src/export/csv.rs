@@ -18,8 +18,9 @@ pub fn push_csv_header(table: &Table, out: &mut Vec<u8>) {
     out.push(b'\n');
 }
 
-/// Text written to `w` in pieces of about this size.
-const WRITE_AT: usize = 1 << 16;
+/// CSV text is handed to its writer in pieces of about this size (the table files' buffers
+/// are as large, so a piece bypasses them).
+pub const WRITE_AT: usize = 1 << 16;
 
 /// The rows only (a later chunk of a table written in pieces).
 pub fn write_csv_rows(table: &Table, w: &mut dyn Write) -> io::Result<()> {

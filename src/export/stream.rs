@@ -35,13 +35,9 @@ struct TableFile {
     rows: usize,
     chunks: usize,
     /// CSV text not yet handed to the file: rows are written straight into it and it goes
-    /// out in pieces of [`TEXT_WRITE_AT`] (past the file's buffer, so it is copied once).
+    /// out in pieces of [`csv::WRITE_AT`] (past the file's buffer, so it is copied once).
     text: Vec<u8>,
 }
-
-/// Size of the pieces [`TableFile::text`] is written in (the file's buffer is as large, so a
-/// piece bypasses it).
-const TEXT_WRITE_AT: usize = 1 << 16;
 
 enum Out {
     Text(BufWriter<File>),
@@ -69,7 +65,7 @@ impl TableFile {
             if self.chunks > 0 {
                 return Err(io::Error::other("table file already closed"));
             }
-            let file = BufWriter::with_capacity(TEXT_WRITE_AT, File::create(&self.tmp)?);
+            let file = BufWriter::with_capacity(csv::WRITE_AT, File::create(&self.tmp)?);
             self.out = Some(match self.format {
                 #[cfg(feature = "parquet")]
                 Format::Parquet => {
@@ -93,7 +89,7 @@ impl TableFile {
                         csv::push_csv_header(t, &mut self.text);
                     }
                     csv::push_csv_rows(t, &mut self.text);
-                    if self.text.len() >= TEXT_WRITE_AT {
+                    if self.text.len() >= csv::WRITE_AT {
                         w.write_all(&self.text)?;
                         self.text.clear();
                     }

@@ -86,6 +86,12 @@ impl FlowKey {
         };
         (key, a_lo)
     }
+
+    /// The IP protocol number.
+    #[inline]
+    fn proto(&self) -> u8 {
+        (self.rest & 0xff) as u8
+    }
 }
 
 /// A flow and the caller's state for it.
@@ -336,7 +342,7 @@ impl<A> FlowTable<A> {
         new_app: impl FnOnce() -> A,
         ended: &mut dyn FnMut(Flow<A>, EndReason),
     ) -> Option<Lookup<'_, A>> {
-        let proto = (key.rest & 0xff) as u8;
+        let proto = key.proto();
         let syn_only = syn_seq.is_some();
         if let Some(seq) = syn_seq
             && let Some(f) = self.get(&key)
