@@ -7,27 +7,35 @@
 //!
 //! Tables stream in chunks ([`ParquetStream`]): each chunk is encoded and compressed at once
 //! into one page per column, and the pages of consecutive chunks are gathered into one row
-//! group of up to [`GROUP_ROWS`] rows (or [`GROUP_BYTES`] of compressed pages). The writer
-//! keeps each page's and each column chunk's description until the footer (the format needs
-//! them there), so fewer, larger row groups keep that footer state small: with a row group
-//! per chunk it grew by ~2 KB per column per chunk. Pages are plain-encoded (then zstd): a
-//! dictionary page may only open a column chunk, so chunks encoded apart could not share
-//! one.
+//! group of up to [`GROUP_ROWS`] rows (or [`GROUP_BYTES`] of compressed pages). Pages are
+//! plain-encoded (then zstd): a dictionary page may only open a column chunk, so chunks
+//! encoded apart could not share one.
+//!
+//! The file is assembled here, one row group at a time: polars' writer writes each group
+//! as a file of its own, whose column chunks and page indexes go straight through to ours
+//! (offsets moved to where they land) and whose footer is kept only for its row group's
+//! description. polars' writer keeps every page's description (with its statistics) until
+//! its footer, ~0.5 KB per page, which grew with the capture; here only the row groups'
+//! descriptions are kept, which the footer needs.
 
 use super::table::{Column, ColumnData, Table, push_ip_text};
 use polars::prelude::{
-    BooleanChunked, CompatLevel, DataType, Field, Float64Chunked, Int64Chunked, IntoSeries,
-    ListBuilderTrait, ListStringChunkedBuilder, NamedFrom, ParquetCompression, PlSmallStr,
-    PolarsError, PolarsResult, Schema, SchemaExt, Series, StatisticsOptions, StringChunked,
-    TimeUnit, TimeZone,
+    ArrowSchema, BooleanChunked, CompatLevel, DataType, Field, Float64Chunked, Int64Chunked,
+    IntoSeries, ListBuilderTrait, ListStringChunkedBuilder, NamedFrom, ParquetCompression,
+    PlSmallStr, PolarsError, PolarsResult, Schema, SchemaExt, Series, StatisticsOptions,
+    StringChunked, TimeUnit, TimeZone,
 };
 use polars_parquet::parquet::CowBuffer;
 use polars_parquet::parquet::compression::Compression;
 use polars_parquet::parquet::page::DataPage;
 use polars_parquet::write::{
-    CompressedDataPage, CompressedPage, DynIter, DynStreamingIterator, Encoding, FileWriter, Page,
-    ParquetType, Version, WriteOptions, array_to_columns, fallible_streaming_iterator,
+    CompressedDataPage, CompressedPage, DynIter, DynStreamingIterator, Encoding,
+    FallibleStreamingIterator, FileWriter, Page, ParquetType, SchemaDescriptor, ThriftFileMetadata,
+    Version, WriteOptions, array_to_columns, to_parquet_schema, write_metadata_sidecar,
 };
+use polars_parquet_format::OffsetIndex;
+use polars_parquet_format::thrift::protocol::{TCompactInputProtocol, TCompactOutputProtocol};
+use std::cell::{Cell, RefCell};
 use std::io::{self, Write};
 
 /// Most rows in one row group.
@@ -37,12 +45,22 @@ pub const GROUP_ROWS: usize = 8_192;
 /// (bounds the memory of a table with wide rows).
 pub const GROUP_BYTES: usize = 1 << 20;
 
+/// A Parquet file's leading and trailing magic.
+const MAGIC: &[u8; 4] = b"PAR1";
+
 /// A Parquet file written a chunk of rows at a time.
 pub struct ParquetStream<W: Write> {
-    writer: FileWriter<W>,
+    out: W,
+    /// Bytes written to `out` so far.
+    offset: u64,
+    schema: ArrowSchema,
+    parquet_schema: SchemaDescriptor,
     /// Parquet type of each column (one leaf each: the tables have no structs).
     fields: Vec<ParquetType>,
     options: WriteOptions,
+    /// The footer so far: the first row group's file's footer, with every group written
+    /// since; `None` before the first group.
+    footer: Option<ThriftFileMetadata>,
     /// Compressed pages of the row group being gathered, per column.
     pending: Vec<Vec<CompressedPage>>,
     pending_rows: usize,
@@ -95,12 +113,18 @@ impl<W: Write> ParquetStream<W> {
             compression: ParquetCompression::default().into(),
             data_page_size: None,
         };
-        let writer = FileWriter::try_new(w, schema, options).map_err(io::Error::other)?;
-        let fields = writer.parquet_schema().fields().to_vec();
+        let parquet_schema = to_parquet_schema(&schema).map_err(io::Error::other)?;
+        let fields = parquet_schema.fields().to_vec();
+        let mut out = w;
+        out.write_all(MAGIC)?;
         Ok(ParquetStream {
+            out,
+            offset: MAGIC.len() as u64,
+            schema,
+            parquet_schema,
+            footer: None,
             pending: fields.iter().map(|_| Vec::new()).collect(),
             fields,
-            writer,
             options,
             pending_rows: 0,
             pending_bytes: 0,
@@ -150,29 +174,203 @@ impl<W: Write> ParquetStream<W> {
         Ok(())
     }
 
-    /// Writes the gathered pages as one row group.
+    /// Writes the gathered pages as one row group: through polars' writer as a file of its
+    /// own, whose body (column chunks, then page indexes) goes on into ours and whose footer
+    /// gives the group's description.
     fn flush(&mut self) -> io::Result<()> {
         if self.pending_rows == 0 {
             return Ok(());
         }
-        let columns = self.pending.iter().map(|pages| {
-            Ok(DynStreamingIterator::new(
-                fallible_streaming_iterator::convert(pages.iter().map(PolarsResult::Ok)),
-            ))
+        let tail = RefCell::new(Vec::new());
+        let capture = Cell::new(false);
+        let sink = GroupSink {
+            out: &mut self.out,
+            skip: MAGIC.len(),
+            written: 0,
+            capture: &capture,
+            tail: &tail,
+        };
+        let mut writer = FileWriter::new_with_parquet_schema(
+            sink,
+            self.schema.clone(),
+            self.parquet_schema.clone(),
+            self.options,
+        );
+        // Each page is dropped once written.
+        let columns = self.pending.iter_mut().map(|pages| {
+            Ok(DynStreamingIterator::new(Drained {
+                pages: pages.drain(..),
+                current: None,
+            }))
         });
-        let group = DynIter::new(columns);
-        let r = self.writer.write(self.pending_rows as u64, group);
-        self.pending.iter_mut().for_each(Vec::clear);
+        let rows = self.pending_rows as u64;
         self.pending_rows = 0;
         self.pending_bytes = 0;
-        r.map_err(io::Error::other)
+        writer
+            .write(rows, DynIter::new(columns))
+            .map_err(io::Error::other)?;
+        // The column chunks went through; the page indexes and the footer are kept.
+        capture.set(true);
+        writer.end(None).map_err(io::Error::other)?;
+        let (sink, mut meta) = writer.into_inner_and_metadata();
+        let body = sink.written;
+        let tail = tail.into_inner();
+        // The group's file had its body after its magic; ours has it at `offset`.
+        let shift = self.offset as i64 - MAGIC.len() as i64;
+        self.offset += body;
+        let first = self.footer.as_ref().map_or(0, |f| f.row_groups.len());
+        // Its page indexes were written after the body (relative to the group's file's
+        // start, at `MAGIC.len() + body`): column indexes hold no offsets and are copied;
+        // offset indexes list the pages' offsets and are written again, moved.
+        let indexes_at = MAGIC.len() as i64 + body as i64;
+        let mut out = Vec::new();
+        for g in &mut meta.row_groups {
+            for c in &mut g.columns {
+                if let (Some(at), Some(len)) = (c.column_index_offset, c.column_index_length) {
+                    let bytes = slice(&tail, at - indexes_at, len)?;
+                    c.column_index_offset = Some(self.offset as i64);
+                    self.out.write_all(bytes)?;
+                    self.offset += bytes.len() as u64;
+                }
+            }
+        }
+        for g in &mut meta.row_groups {
+            for c in &mut g.columns {
+                if let (Some(at), Some(len)) = (c.offset_index_offset, c.offset_index_length) {
+                    let mut index = read_offset_index(slice(&tail, at - indexes_at, len)?)?;
+                    for page in &mut index.page_locations {
+                        page.offset += shift;
+                    }
+                    out.clear();
+                    write_offset_index(&index, &mut out)?;
+                    c.offset_index_offset = Some(self.offset as i64);
+                    c.offset_index_length = i32::try_from(out.len()).ok();
+                    self.out.write_all(&out)?;
+                    self.offset += out.len() as u64;
+                }
+            }
+        }
+        for (i, g) in meta.row_groups.iter_mut().enumerate() {
+            g.file_offset = g.file_offset.map(|o| o + shift);
+            g.ordinal = i16::try_from(first + i).ok();
+            for c in &mut g.columns {
+                c.file_offset += shift;
+                if let Some(m) = c.meta_data.as_mut() {
+                    m.data_page_offset += shift;
+                    m.index_page_offset = m.index_page_offset.map(|o| o + shift);
+                    m.dictionary_page_offset = m.dictionary_page_offset.map(|o| o + shift);
+                    m.bloom_filter_offset = m.bloom_filter_offset.map(|o| o + shift);
+                }
+            }
+        }
+        match self.footer.as_mut() {
+            None => self.footer = Some(meta),
+            Some(f) => {
+                f.num_rows += meta.num_rows;
+                f.row_groups.append(&mut meta.row_groups);
+            }
+        }
+        Ok(())
     }
 
     /// Writes the last row group and the footer; returns the inner writer.
     pub fn finish(mut self) -> io::Result<W> {
         self.flush()?;
-        self.writer.end(None).map_err(io::Error::other)?;
-        Ok(self.writer.into_inner())
+        let footer = match self.footer.take() {
+            Some(f) => f,
+            None => {
+                // No rows: the footer of an empty file with the schema.
+                let mut w = FileWriter::new_with_parquet_schema(
+                    Vec::new(),
+                    self.schema.clone(),
+                    self.parquet_schema.clone(),
+                    self.options,
+                );
+                w.end(None).map_err(io::Error::other)?;
+                w.into_inner_and_metadata().1
+            }
+        };
+        let mut tail = Vec::new();
+        write_metadata_sidecar(&mut tail, &footer).map_err(io::Error::other)?;
+        // A file of its own: its magic, then the footer.
+        self.out.write_all(&tail[MAGIC.len()..])?;
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
+/// A column's waiting pages, handed to polars' writer one at a time (each is dropped when
+/// the next is asked for).
+struct Drained<'a> {
+    pages: std::vec::Drain<'a, CompressedPage>,
+    current: Option<CompressedPage>,
+}
+
+impl FallibleStreamingIterator for Drained<'_> {
+    type Item = CompressedPage;
+    type Error = PolarsError;
+
+    fn advance(&mut self) -> PolarsResult<()> {
+        self.current = self.pages.next();
+        Ok(())
+    }
+
+    fn get(&self) -> Option<&CompressedPage> {
+        self.current.as_ref()
+    }
+}
+
+/// `len` bytes at `at` of a row group file's tail.
+fn slice(tail: &[u8], at: i64, len: i32) -> io::Result<&[u8]> {
+    usize::try_from(at)
+        .ok()
+        .zip(usize::try_from(len).ok())
+        .and_then(|(at, len)| tail.get(at..at.checked_add(len)?))
+        .ok_or_else(|| io::Error::other("page index outside its row group's file"))
+}
+
+fn read_offset_index(bytes: &[u8]) -> io::Result<OffsetIndex> {
+    // The limit is on what decoding allocates; these are polars' own bytes.
+    let mut p = TCompactInputProtocol::new(bytes, 64 << 20);
+    OffsetIndex::read_from_in_protocol(&mut p).map_err(io::Error::other)
+}
+
+fn write_offset_index(index: &OffsetIndex, out: &mut Vec<u8>) -> io::Result<()> {
+    let mut p = TCompactOutputProtocol::new(out);
+    index
+        .write_to_out_protocol(&mut p)
+        .map_err(io::Error::other)?;
+    Ok(())
+}
+
+/// Where polars' writer writes a row group's file: its magic is dropped, its body goes on
+/// to the output, and once `capture` is set (the body is done) the rest is kept in `tail`.
+struct GroupSink<'a, W: Write> {
+    out: &'a mut W,
+    /// Leading bytes still to drop.
+    skip: usize,
+    /// Body bytes passed on.
+    written: u64,
+    capture: &'a Cell<bool>,
+    tail: &'a RefCell<Vec<u8>>,
+}
+
+impl<W: Write> Write for GroupSink<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let dropped = self.skip.min(buf.len());
+        self.skip -= dropped;
+        let rest = &buf[dropped..];
+        if self.capture.get() {
+            self.tail.borrow_mut().extend_from_slice(rest);
+        } else {
+            self.out.write_all(rest)?;
+            self.written += rest.len() as u64;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
@@ -399,6 +597,88 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Thrift struct `T` at `at` in `file`.
+    fn thrift<T>(
+        file: &[u8],
+        at: i64,
+        read: fn(
+            &mut polars_parquet_format::thrift::protocol::TCompactInputProtocol<&[u8]>,
+        ) -> polars_parquet_format::thrift::Result<T>,
+    ) -> T {
+        let mut p = polars_parquet_format::thrift::protocol::TCompactInputProtocol::new(
+            &file[at as usize..],
+            usize::MAX,
+        );
+        read(&mut p).unwrap()
+    }
+
+    #[test]
+    fn row_groups_and_page_indexes_point_into_the_assembled_file() {
+        let ids: Vec<i64> = (0..5 * 2048 + 100).collect();
+        let rows = sample(&ids, 8);
+        let mut file = Vec::new();
+        let mut p = ParquetStream::new(&mut file, &sample_table(&rows[..0])).unwrap();
+        for chunk in rows.chunks(2048) {
+            p.write(&sample_table(chunk)).unwrap();
+        }
+        p.finish().unwrap();
+        assert_eq!(&file[..4], MAGIC);
+        let n = file.len();
+        let len = u32::from_le_bytes(file[n - 8..n - 4].try_into().unwrap()) as i64;
+        let meta = thrift(&file, n as i64 - 8 - len, |p| {
+            polars_parquet_format::FileMetaData::read_from_in_protocol(p)
+        });
+        assert_eq!(meta.num_rows, rows.len() as i64);
+        assert_eq!(meta.row_groups.len(), 2);
+        let mut first_row = 0;
+        for (i, g) in meta.row_groups.iter().enumerate() {
+            assert_eq!(g.ordinal, Some(i as i16));
+            assert_eq!(g.columns.len(), 5);
+            for (k, c) in g.columns.iter().enumerate() {
+                let m = c.meta_data.as_ref().unwrap();
+                // The offset index lists the chunk's pages, the first at the chunk's start, in
+                // 2,048-row pages.
+                let index = thrift(&file, c.offset_index_offset.unwrap(), |p| {
+                    polars_parquet_format::OffsetIndex::read_from_in_protocol(p)
+                });
+                let pages = &index.page_locations;
+                assert_eq!(pages[0].offset, m.data_page_offset);
+                assert_eq!(
+                    g.file_offset,
+                    Some(g.columns[0].meta_data.as_ref().unwrap().data_page_offset)
+                );
+                let sizes: i64 = pages
+                    .iter()
+                    .map(|l| i64::from(l.compressed_page_size))
+                    .sum();
+                assert_eq!(sizes, m.total_compressed_size);
+                let starts: Vec<i64> = pages.iter().map(|l| l.first_row_index).collect();
+                let want: Vec<i64> = (0..pages.len() as i64).map(|k| k * 2048).collect();
+                assert_eq!(starts, want);
+                // Each location is a page header whose page is the next location.
+                for w in pages.windows(2) {
+                    assert_eq!(
+                        w[0].offset + i64::from(w[0].compressed_page_size),
+                        w[1].offset
+                    );
+                }
+                let header = thrift(&file, pages[0].offset, |p| {
+                    polars_parquet_format::PageHeader::read_from_in_protocol(p)
+                });
+                let values = header.data_page_header.unwrap().num_values;
+                if k == 0 {
+                    assert_eq!(values, 2048, "the id column: one value per row");
+                }
+                let column = thrift(&file, c.column_index_offset.unwrap(), |p| {
+                    polars_parquet_format::ColumnIndex::read_from_in_protocol(p)
+                });
+                assert_eq!(column.null_pages.len(), pages.len());
+            }
+            first_row += g.num_rows;
+        }
+        assert_eq!(first_row, rows.len() as i64);
     }
 
     #[test]
