@@ -14,6 +14,13 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex, PoisonError};
 
+/// jemalloc rather than the system allocator: rows, DNS names and reassembly buffers are
+/// many small allocations of varying sizes, and glibc's malloc spent a fifth of a run in
+/// its bins (see README.md, "Speed and memory").
+#[cfg(all(feature = "jemalloc", not(target_env = "msvc")))]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
