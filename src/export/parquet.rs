@@ -174,10 +174,15 @@ impl<W: Write> ParquetStream<W> {
         Ok(())
     }
 
+    /// Compressed page bytes waiting for their row group.
+    pub fn pending_bytes(&self) -> usize {
+        self.pending_bytes
+    }
+
     /// Writes the gathered pages as one row group: through polars' writer as a file of its
     /// own, whose body (column chunks, then page indexes) goes on into ours and whose footer
     /// gives the group's description.
-    fn flush(&mut self) -> io::Result<()> {
+    pub fn flush(&mut self) -> io::Result<()> {
         if self.pending_rows == 0 {
             return Ok(());
         }

@@ -20,6 +20,14 @@ use std::path::{Path, PathBuf};
 
 /// Rows per chunk for Parquet: one chunk is one page per column (see `parquet`).
 pub const CHUNK_ROWS: usize = 2048;
+/// Most compressed Parquet pages held, waiting for their row groups, by all the tables
+/// together: past it the table holding the most writes its row group. Each table also
+/// writes its group at [`super::parquet::GROUP_BYTES`]; a shared cap keeps the sum from
+/// reaching four times that (the tables fill their groups at different rates, so a long
+/// capture sooner or later finds them all nearly full at once).
+#[cfg(feature = "parquet")]
+pub const PENDING_BYTES: usize = 1 << 20;
+
 /// Rows per chunk for CSV and JSON, written row by row: small enough that the rows stay in
 /// the CPU cache while the chunk's columns are built from them (each column is one pass
 /// over the rows; 2,048 rows of `requests` are about a megabyte).
@@ -110,6 +118,24 @@ impl TableFile {
         }
         self.rows += t.rows;
         Ok(())
+    }
+
+    /// Compressed Parquet pages waiting for their row group.
+    #[cfg(feature = "parquet")]
+    fn pending_bytes(&self) -> usize {
+        match &self.out {
+            Some(Out::Parquet(w)) => w.pending_bytes(),
+            _ => 0,
+        }
+    }
+
+    /// Writes the waiting Parquet pages as a row group.
+    #[cfg(feature = "parquet")]
+    fn flush_group(&mut self) -> io::Result<()> {
+        match self.out.as_mut() {
+            Some(Out::Parquet(w)) => w.flush(),
+            _ => Ok(()),
+        }
     }
 
     /// Finishes the file and renames it into place.
@@ -208,7 +234,36 @@ impl TableFiles {
         self.note(r);
     }
 
+    /// Writes the fullest table's row group while the tables' waiting pages pass
+    /// [`PENDING_BYTES`] together.
+    #[cfg(feature = "parquet")]
+    fn balance(&mut self) -> io::Result<()> {
+        loop {
+            let files = [
+                &mut self.navigations.0,
+                &mut self.requests.0,
+                &mut self.connections.0,
+                &mut self.dns.0,
+            ];
+            let mut total = 0;
+            let mut fullest: Option<(usize, &mut TableFile)> = None;
+            for f in files {
+                let n = f.pending_bytes();
+                total += n;
+                if n > 0 && fullest.as_ref().is_none_or(|(m, _)| n > *m) {
+                    fullest = Some((n, f));
+                }
+            }
+            match fullest {
+                Some((_, f)) if total > PENDING_BYTES => f.flush_group()?,
+                _ => return Ok(()),
+            }
+        }
+    }
+
     fn note(&mut self, r: io::Result<()>) {
+        #[cfg(feature = "parquet")]
+        let r = r.and_then(|()| self.balance());
         if let Err(e) = r
             && self.error.is_none()
         {
