@@ -341,3 +341,97 @@ impl RowSink for TableFiles {
         ])
     }
 }
+
+#[cfg(all(test, feature = "parquet"))]
+mod tests {
+    use super::*;
+
+    /// `n` hex digits that barely compress.
+    fn token(seed: u64, n: usize) -> String {
+        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                char::from_digit((x & 15) as u32, 16).unwrap_or('0')
+            })
+            .collect()
+    }
+
+    fn lookup(i: u64, qname: String) -> DnsLookup {
+        let ip = std::net::IpAddr::from([10, 0, 0, 1]);
+        DnsLookup {
+            query_time: crate::base::Timestamp(i as i64),
+            response_time: None,
+            latency_ms: None,
+            client_ip: ip,
+            client_port: 5353,
+            server_ip: ip,
+            server_port: 53,
+            transport: crate::protocol::dns::Transport::Udp,
+            txid: i as u16,
+            qname,
+            qtype: 1,
+            rcode: None,
+            answers: Vec::new(),
+            min_ttl: None,
+            retransmits: 0,
+            truncated: false,
+            query_frame: i,
+            response_frame: None,
+            addresses: Vec::new(),
+            cnames: Vec::new(),
+            unsolicited: false,
+        }
+    }
+
+    fn pending(files: &TableFiles) -> usize {
+        [
+            &files.navigations.0,
+            &files.requests.0,
+            &files.connections.0,
+            &files.dns.0,
+        ]
+        .iter()
+        .map(|f| f.pending_bytes())
+        .sum()
+    }
+
+    #[test]
+    fn the_tables_waiting_parquet_pages_share_one_cap() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut files = TableFiles::create(dir.path(), Format::Parquet).unwrap();
+        // Each 2,048-row chunk is ~300 KB of compressed pages in either table: alone, a
+        // table would hold three chunks (under its own 1 MiB); both together pass the
+        // shared cap.
+        let n = 4 * CHUNK_ROWS as u64;
+        let mut most = 0;
+        for i in 0..n {
+            files.connection(ConnectionRow {
+                connection_id: i,
+                sni: Some(token(i, 300)),
+                ..Default::default()
+            });
+            files.dns(lookup(i, token(i + n, 300)), None);
+            let p = pending(&files);
+            assert!(p <= PENDING_BYTES, "{p} bytes of pages waiting");
+            most = most.max(p);
+        }
+        assert!(
+            most > PENDING_BYTES / 2,
+            "the cap was not approached: {most}"
+        );
+        let written = files.close().unwrap();
+        assert_eq!(written.len(), 4);
+        // Every row is there, in more row groups than the tables' own cap would make.
+        for name in ["connections", "dns"] {
+            let file = File::open(dir.path().join(format!("{name}.parquet"))).unwrap();
+            let mut reader = polars::prelude::ParquetReader::new(file);
+            use polars::prelude::SerReader;
+            let groups = reader.get_metadata().unwrap().row_groups.len();
+            assert!(groups >= 2, "{name}: {groups} row groups");
+            assert_eq!(reader.finish().unwrap().height(), n as usize, "{name}");
+        }
+    }
+}
