@@ -65,7 +65,29 @@ pub struct ParquetStream<W: Write> {
     pending: Vec<Vec<CompressedPage>>,
     pending_rows: usize,
     pending_bytes: usize,
-    zstd: PageCompressor,
+}
+
+thread_local! {
+    /// One zstd context per thread, shared by every table being written: a context keeps
+    /// tables sized for the largest page it has compressed (0.4–0.7 MB each here), and the
+    /// files of one run are written on one thread.
+    static COMPRESSOR: RefCell<Option<PageCompressor>> = const { RefCell::new(None) };
+}
+
+/// Compresses `page` with this thread's context.
+fn compress(page: DataPage) -> PolarsResult<CompressedDataPage> {
+    COMPRESSOR.with(|c| {
+        let mut c = c.borrow_mut();
+        let c = match &mut *c {
+            Some(c) => c,
+            None => c.insert(PageCompressor {
+                ctx: zstd::bulk::Compressor::new(0)
+                    .map_err(|e| PolarsError::ComputeError(format!("zstd: {e}").into()))?,
+                scratch: Vec::new(),
+            }),
+        };
+        c.compress(page)
+    })
 }
 
 /// Compresses pages with one zstd context (polars makes, and zeroes, a new one per page).
@@ -128,10 +150,6 @@ impl<W: Write> ParquetStream<W> {
             options,
             pending_rows: 0,
             pending_bytes: 0,
-            zstd: PageCompressor {
-                ctx: zstd::bulk::Compressor::new(0)?,
-                scratch: Vec::new(),
-            },
         })
     }
 
@@ -163,7 +181,7 @@ impl<W: Write> ParquetStream<W> {
                         let Page::Data(page) = page? else {
                             return Err(PolarsError::ComputeError("dictionary page".into()));
                         };
-                        let page = self.zstd.compress(page)?;
+                        let page = compress(page)?;
                         self.pending_bytes += page.compressed_size();
                         pending.push(CompressedPage::Data(page));
                     }
