@@ -34,7 +34,7 @@ use crate::protocol::dhcp::DhcpExchange;
 use crate::protocol::dns::{DnsLookup, UNANSWERED_TIMEOUT_MS};
 use rustc_hash::FxHashMap;
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::net::{IpAddr, Ipv4Addr};
 
 /// A lookup is a connection's DNS phase only when its answer arrived at most this long before
@@ -161,9 +161,11 @@ pub struct Correlator {
     dns_expiry: BinaryHeap<Reverse<DnsExpiry>>,
     /// Joinable lookups by arrival number.
     dns_joinable: FxHashMap<u64, DnsLookup>,
-    dns_pending: BTreeMap<DnsKey, Option<u64>>,
-    dns_key_of: FxHashMap<u64, DnsKey>,
-    dns_rows: FxHashMap<u64, DnsLookup>,
+    /// Lookups not yet written, in the table's order.
+    dns_pending: BTreeSet<DnsKey>,
+    /// Each of them by arrival number, with the navigation of the first request that used
+    /// it.
+    dns_rows: FxHashMap<u64, (DnsLookup, Option<u64>)>,
     dns_seq: u64,
     /// Answered, non-gratuitous ARP exchanges by sender: (request, reply).
     arp: FxHashMap<Ipv4Addr, Vec<(Timestamp, Timestamp)>>,
@@ -193,8 +195,7 @@ impl Correlator {
             dns_index: FxHashMap::default(),
             dns_expiry: BinaryHeap::new(),
             dns_joinable: FxHashMap::default(),
-            dns_pending: BTreeMap::new(),
-            dns_key_of: FxHashMap::default(),
+            dns_pending: BTreeSet::new(),
             dns_rows: FxHashMap::default(),
             dns_seq: 0,
             arp: FxHashMap::default(),
@@ -267,17 +268,15 @@ impl Correlator {
             };
             self.dns_joinable.insert(seq, joinable);
         }
-        let key = (
+        self.dns_pending.insert((
             l.query_time,
             l.query_frame,
             l.response_frame,
             l.qname.clone(),
             l.qtype,
             seq,
-        );
-        self.dns_pending.insert(key.clone(), None);
-        self.dns_key_of.insert(seq, key);
-        self.dns_rows.insert(seq, l);
+        ));
+        self.dns_rows.insert(seq, (l, None));
     }
 
     pub fn arp(&mut self, a: &ArpExchange) {
@@ -351,17 +350,17 @@ impl Correlator {
         }
         // 4. Lookups whose navigation is known.
         let dns_upto = req_upto.map(|t| t.add_ms(-gap));
-        while let Some(entry) = self.dns_pending.first_entry() {
-            let q = entry.key().0;
+        while let Some(first) = self.dns_pending.first() {
+            let q = first.0;
             if let Some(w) = w
                 && (dns_upto.is_some_and(|t| q >= t) || w.dns_pending.is_some_and(|p| q >= p))
             {
                 break;
             }
-            let (key, served) = entry.remove_entry();
-            let seq = key.5;
-            self.dns_key_of.remove(&seq);
-            let Some(l) = self.dns_rows.remove(&seq) else {
+            let Some(key) = self.dns_pending.pop_first() else {
+                break;
+            };
+            let Some((l, served)) = self.dns_rows.remove(&key.5) else {
                 continue;
             };
             let nav = served.or_else(|| self.nav_at(l.client_ip, l.query_time));
@@ -389,7 +388,7 @@ impl Correlator {
                 v.retain(|(_, rep)| *rep >= arp_from);
                 !v.is_empty()
             });
-            let oldest_dns = self.dns_pending.first_key_value().map(|(k, _)| k.0);
+            let oldest_dns = self.dns_pending.first().map(|k| k.0);
             let keep_from = oldest_dns
                 .map_or(t, |q| q.min(t))
                 .add_ms(-LOOKBACK_MS - gap);
@@ -534,11 +533,10 @@ impl Correlator {
             }
         }
         // The lookup this request used belongs to its navigation (the first one decides).
-        if let Some(key) = dns_seq.and_then(|s| self.dns_key_of.get(&s))
-            && let Some(slot) = self.dns_pending.get_mut(key)
-            && slot.is_none()
+        if let Some((_, served)) = dns_seq.and_then(|s| self.dns_rows.get_mut(&s))
+            && served.is_none()
         {
-            *slot = Some(nav_id);
+            *served = Some(nav_id);
         }
         if let Some(c) = self.conn_state.get_mut(&r.connection_id) {
             c.open_requests = c.open_requests.saturating_sub(1);
