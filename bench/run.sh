@@ -13,6 +13,8 @@
 #   KEEP        1 to reuse existing captures in BENCH_DIR instead of regenerating
 #   BUILD       0 to skip `cargo build` and use the release binaries already built
 #   LIFECYCLE   path of the lifecycle binary to measure (default: the release build)
+#   PGO         1 to also measure a profile-guided build (scripts/build-pgo.sh, trained on
+#               a capture of another seed) as lifecycle-pgo: one thread, CSV
 #
 # See bench/README.md for what is measured and how to read the table.
 set -euo pipefail
@@ -26,6 +28,7 @@ SEED=${SEED:-1}
 TSHARK=${TSHARK:-1}
 KEEP=${KEEP:-0}
 BUILD=${BUILD:-1}
+PGO=${PGO:-0}
 
 if [ -n "${BENCH_DIR:-}" ]; then
     mkdir -p "$BENCH_DIR"
@@ -38,6 +41,11 @@ fi
 if [ "$BUILD" != 0 ]; then
     echo "== building (release)" >&2
     cargo build --release --quiet --bin lifecycle --examples
+    if [ "$PGO" = 1 ]; then
+        echo "== building (profile-guided)" >&2
+        bash scripts/build-pgo.sh >/dev/null
+        cargo build --release --quiet --bin lifecycle --examples
+    fi
 fi
 TARGET=$(cargo metadata --format-version 1 --no-deps 2>/dev/null |
     sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
@@ -45,6 +53,11 @@ TARGET=${TARGET:-$ROOT/target}
 LIFECYCLE=${LIFECYCLE:-$TARGET/release/lifecycle}
 FLOOR=$TARGET/release/examples/floor
 GEN=$TARGET/release/examples/gen_capture
+LIFECYCLE_PGO=$TARGET/pgo/lifecycle
+if [ "$PGO" = 1 ] && [ ! -x "$LIFECYCLE_PGO" ]; then
+    echo "bench/run.sh: PGO=1 needs $LIFECYCLE_PGO (bash scripts/build-pgo.sh)" >&2
+    exit 2
+fi
 
 # measure OUTFILE CMD...: runs CMD with stdout to OUTFILE and prints
 # "SECONDS MAXRSS_KB USER_SECONDS SYSTEM_SECONDS RC" (CPU times of the child, all threads).
@@ -122,6 +135,7 @@ for size in "${SIZES[@]}"; do
     # lifecycle: one thread, CSV; lifecycle-t2: two threads, CSV; lifecycle-pq: one thread,
     # Parquet (the default format).
     variants=(floor lifecycle lifecycle-t2 lifecycle-pq)
+    [ "$PGO" = 1 ] && variants+=(lifecycle-pgo)
     declare -A vrc=()
     for t in "${variants[@]}"; do
         : >"$DIR/$t-$size.times"
@@ -139,6 +153,8 @@ for size in "${SIZES[@]}"; do
             lifecycle-t2) cmd=("$LIFECYCLE" analyze --quiet --threads 2 --format csv
                 --out "$DIR/out-$size" "$cap") ;;
             lifecycle-pq) cmd=("$LIFECYCLE" analyze --quiet --threads 1 --format parquet
+                --out "$DIR/out-$size" "$cap") ;;
+            lifecycle-pgo) cmd=("$LIFECYCLE_PGO" analyze --quiet --threads 1 --format csv
                 --out "$DIR/out-$size" "$cap") ;;
             esac
             line=$(measure "$DIR/$t-$size.stdout" "${cmd[@]}")
@@ -169,13 +185,13 @@ awk -F'\t' '
       usr[n] = $6; sys[n] = $7
       if ($1 == "floor") { floor[$2] = $3; floor_usr[$2] = $6 } }
     END {
-        printf "%-10s %8s %9s %9s %12s %9s %9s %7s %7s %7s %s\n", "tool", "size_MB", "seconds",
+        printf "%-13s %8s %9s %9s %12s %9s %9s %7s %7s %7s %s\n", "tool", "size_MB", "seconds",
             "MB/s", "packets/s", "RSS_MB", "x_floor", "user_s", "sys_s", "x_user", ""
         for (i = 1; i <= n; i++) {
             s = size[i]; mb = bytes[s] / 1e6; t = secs[i] > 0 ? secs[i] : 1e-9
             note = rc[i] != 0 ? "exit status " rc[i] : ""
             xu = floor_usr[s] > 0 ? sprintf("%7.2f", usr[i] / floor_usr[s]) : sprintf("%7s", "-")
-            printf "%-10s %8.0f %9.3f %9.0f %12.0f %9.1f %9.2f %7.3f %7.3f %s %s\n", tool[i], mb,
+            printf "%-13s %8.0f %9.3f %9.0f %12.0f %9.1f %9.2f %7.3f %7.3f %s %s\n", tool[i], mb,
                 secs[i], mb / t, pkts[s] / t, rss[i] / 1024, secs[i] / floor[s], usr[i], sys[i],
                 xu, note
         }
