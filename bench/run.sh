@@ -60,20 +60,42 @@ if [ "$PGO" = 1 ] && [ ! -x "$LIFECYCLE_PGO" ]; then
 fi
 
 # measure OUTFILE CMD...: runs CMD with stdout to OUTFILE and prints
-# "SECONDS MAXRSS_KB USER_SECONDS SYSTEM_SECONDS RC" (CPU times of the child, all threads).
-# python3 (wall clock from perf_counter, RSS from wait4's rusage of that one child) is
-# preferred for its resolution; /usr/bin/time (10 ms resolution) is the fallback.
+# "SECONDS MAXRSS_KB USER_SECONDS SYSTEM_SECONDS ANON_KB RC" (CPU times of the child, all
+# threads). python3 (wall clock from perf_counter, RSS from wait4's rusage of that one
+# child) is preferred for its resolution; /usr/bin/time (10 ms resolution) is the fallback.
+# MAXRSS includes the binary's own file-backed pages (~12 MB for lifecycle, moving by 1-3 MB
+# between invocations); ANON_KB is the peak of the anonymous part alone (RssAnon in
+# /proc/PID/status, sampled every 5 ms; 0 where it cannot be read): the memory the run
+# itself holds.
 if command -v python3 >/dev/null 2>&1; then
     measure() {
         python3 - "$@" <<'PY'
-import os, subprocess, sys, time
+import os, subprocess, sys, threading, time
 out = open(sys.argv[1], "wb")
 t0 = time.perf_counter()
 p = subprocess.Popen(sys.argv[2:], stdout=out, stderr=subprocess.DEVNULL)
+done = threading.Event()
+anon = [0]
+def sample():
+    path = f"/proc/{p.pid}/status"
+    while not done.is_set():
+        try:
+            with open(path) as f:
+                for line in f:
+                    if line.startswith("RssAnon:"):
+                        anon[0] = max(anon[0], int(line.split()[1]))
+                        break
+        except (OSError, ValueError):
+            return
+        done.wait(0.005)
+sampler = threading.Thread(target=sample, daemon=True)
+sampler.start()
 _, status, ru = os.wait4(p.pid, 0)
 dt = time.perf_counter() - t0
+done.set()
+sampler.join()
 rc = os.waitstatus_to_exitcode(status)
-print(f"{dt:.4f} {ru.ru_maxrss} {ru.ru_utime:.4f} {ru.ru_stime:.4f} {rc}")
+print(f"{dt:.4f} {ru.ru_maxrss} {ru.ru_utime:.4f} {ru.ru_stime:.4f} {anon[0]} {rc}")
 PY
     }
 elif [ -x /usr/bin/time ]; then
@@ -83,7 +105,7 @@ elif [ -x /usr/bin/time ]; then
         tf=$(mktemp)
         rc=0
         /usr/bin/time -o "$tf" -f '%e %M %U %S' "$@" >"$out" 2>/dev/null || rc=$?
-        echo "$(tail -n1 "$tf") $rc"
+        echo "$(tail -n1 "$tf") 0 $rc"
         rm -f "$tf"
     }
 else
@@ -100,10 +122,10 @@ RESULTS=$DIR/results.tsv
 : >"$RESULTS"
 
 # run_tool NAME SIZE REPS CMD...: REPS timed runs; appends
-# "name size secs rss_kb rc user sys" (median seconds, largest RSS, last nonzero rc, median
-# user and system CPU seconds) to RESULTS.
+# "name size secs rss_kb rc user sys anon_kb" (median seconds, largest RSS, last nonzero rc,
+# median user and system CPU seconds, largest anonymous RSS) to RESULTS.
 run_tool() {
-    local name=$1 size=$2 reps=$3 out secs rss usr sys rc=0 r line
+    local name=$1 size=$2 reps=$3 out secs rss usr sys anon rc=0 r line
     shift 3
     out=$DIR/$name-$size.stdout
     : >"$DIR/$name-$size.times"
@@ -116,7 +138,8 @@ run_tool() {
     rss=$(awk '{print $2}' "$DIR/$name-$size.times" | sort -n | tail -n1)
     usr=$(awk '{print $3}' "$DIR/$name-$size.times" | median)
     sys=$(awk '{print $4}' "$DIR/$name-$size.times" | median)
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$size" "$secs" "$rss" "$rc" "$usr" "$sys" >>"$RESULTS"
+    anon=$(awk '{print $5}' "$DIR/$name-$size.times" | sort -n | tail -n1)
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$size" "$secs" "$rss" "$rc" "$usr" "$sys" "$anon" >>"$RESULTS"
 }
 
 for size in "${SIZES[@]}"; do
@@ -167,7 +190,8 @@ for size in "${SIZES[@]}"; do
         rss=$(awk '{print $2}' "$DIR/$t-$size.times" | sort -n | tail -n1)
         usr=$(awk '{print $3}' "$DIR/$t-$size.times" | median)
         sys=$(awk '{print $4}' "$DIR/$t-$size.times" | median)
-        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$size" "$secs" "$rss" "${vrc[$t]}" "$usr" "$sys" >>"$RESULTS"
+        anon=$(awk '{print $5}' "$DIR/$t-$size.times" | sort -n | tail -n1)
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$size" "$secs" "$rss" "${vrc[$t]}" "$usr" "$sys" "$anon" >>"$RESULTS"
     done
     if [ "$HAVE_TSHARK" = 1 ]; then
         echo "== $size MB: tshark -T fields (once)" >&2
@@ -182,33 +206,37 @@ done
 awk -F'\t' '
     $1 == "capture" { bytes[$2] = $3; pkts[$2] = $4; next }
     { n++; tool[n] = $1; size[n] = $2; secs[n] = $3; rss[n] = $4; rc[n] = $5
-      usr[n] = $6; sys[n] = $7
+      usr[n] = $6; sys[n] = $7; anon[n] = $8
       if ($1 == "floor") { floor[$2] = $3; floor_usr[$2] = $6 } }
     END {
-        printf "%-13s %8s %9s %9s %12s %9s %9s %7s %7s %7s %s\n", "tool", "size_MB", "seconds",
-            "MB/s", "packets/s", "RSS_MB", "x_floor", "user_s", "sys_s", "x_user", ""
+        printf "%-13s %8s %9s %9s %12s %9s %8s %9s %7s %7s %7s %s\n", "tool", "size_MB", "seconds",
+            "MB/s", "packets/s", "RSS_MB", "anon_MB", "x_floor", "user_s", "sys_s", "x_user", ""
         for (i = 1; i <= n; i++) {
             s = size[i]; mb = bytes[s] / 1e6; t = secs[i] > 0 ? secs[i] : 1e-9
             note = rc[i] != 0 ? "exit status " rc[i] : ""
             xu = floor_usr[s] > 0 ? sprintf("%7.2f", usr[i] / floor_usr[s]) : sprintf("%7s", "-")
-            printf "%-13s %8.0f %9.3f %9.0f %12.0f %9.1f %9.2f %7.3f %7.3f %s %s\n", tool[i], mb,
-                secs[i], mb / t, pkts[s] / t, rss[i] / 1024, secs[i] / floor[s], usr[i], sys[i],
-                xu, note
+            printf "%-13s %8.0f %9.3f %9.0f %12.0f %9.1f %8.1f %9.2f %7.3f %7.3f %s %s\n", tool[i],
+                mb, secs[i], mb / t, pkts[s] / t, rss[i] / 1024, anon[i] / 1024, secs[i] / floor[s],
+                usr[i], sys[i], xu, note
         }
         # Peak RSS of each lifecycle variant, largest capture against smallest: ~1.0 means
         # flat. And the speedup of two threads over one on each capture.
         printf "\n"
-        split("lifecycle lifecycle-t2 lifecycle-pq", vs, " ")
-        for (v = 1; v <= 3; v++) {
+        split("lifecycle lifecycle-t2 lifecycle-pq lifecycle-pgo", vs, " ")
+        for (v = 1; v <= 4; v++) {
             lo = ""; hi = ""
             for (i = 1; i <= n; i++) if (tool[i] == vs[v]) {
                 if (lo == "" || bytes[size[i]] < bytes[size[lo]]) lo = i
                 if (hi == "" || bytes[size[i]] > bytes[size[hi]]) hi = i
             }
-            if (lo != "" && hi != lo)
-                printf "%s peak RSS: %.1f MB at %.0f MB, %.1f MB at %.0f MB: ratio %.2f for %.1fx the capture\n",
+            if (lo != "" && hi != lo) {
+                printf "%s peak RSS: %.1f MB at %.0f MB, %.1f MB at %.0f MB: ratio %.2f for %.1fx the capture",
                     vs[v], rss[lo] / 1024, bytes[size[lo]] / 1e6, rss[hi] / 1024,
                     bytes[size[hi]] / 1e6, rss[hi] / rss[lo], bytes[size[hi]] / bytes[size[lo]]
+                if (anon[lo] > 0) printf " (anonymous: %.1f -> %.1f MB, ratio %.2f)",
+                    anon[lo] / 1024, anon[hi] / 1024, anon[hi] / anon[lo]
+                printf "\n"
+            }
         }
         for (i = 1; i <= n; i++) if (tool[i] == "lifecycle") one[size[i]] = secs[i]
         for (i = 1; i <= n; i++) if (tool[i] == "lifecycle-t2" && secs[i] > 0)
