@@ -7,7 +7,7 @@
 #    with `cargo build --release`);
 # 2. runs that binary on a training capture made by the benchmark generator with a seed of
 #    its own (the benchmark measures seed 1, so the profile is not trained on the capture
-#    it is measured on), in the three ways users run it (CSV, Parquet, two threads, the
+#    it is measured on), in the ways users run it (CSV, Parquet, two threads, the
 #    report), and on the bundled test captures (HTTP/1, HTTP/2, TLS with keys, DNS, DHCP,
 #    ARP);
 # 3. builds the lifecycle crates again with that profile.
