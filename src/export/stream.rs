@@ -234,20 +234,24 @@ impl TableFiles {
         self.note(r);
     }
 
+    /// The four table files, in the order `close` reports them.
+    fn files_mut(&mut self) -> [&mut TableFile; 4] {
+        [
+            &mut self.navigations.0,
+            &mut self.requests.0,
+            &mut self.connections.0,
+            &mut self.dns.0,
+        ]
+    }
+
     /// Writes the fullest table's row group while the tables' waiting pages pass
     /// [`PENDING_BYTES`] together.
     #[cfg(feature = "parquet")]
     fn balance(&mut self) -> io::Result<()> {
         loop {
-            let files = [
-                &mut self.navigations.0,
-                &mut self.requests.0,
-                &mut self.connections.0,
-                &mut self.dns.0,
-            ];
             let mut total = 0;
             let mut fullest: Option<(usize, &mut TableFile)> = None;
-            for f in files {
+            for f in self.files_mut() {
                 let n = f.pending_bytes();
                 total += n;
                 if n > 0 && fullest.as_ref().is_none_or(|(m, _)| n > *m) {
@@ -333,12 +337,7 @@ impl RowSink for TableFiles {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
-        Ok(vec![
-            self.navigations.0.close()?,
-            self.requests.0.close()?,
-            self.connections.0.close()?,
-            self.dns.0.close()?,
-        ])
+        self.files_mut().into_iter().map(TableFile::close).collect()
     }
 }
 
@@ -386,16 +385,8 @@ mod tests {
         }
     }
 
-    fn pending(files: &TableFiles) -> usize {
-        [
-            &files.navigations.0,
-            &files.requests.0,
-            &files.connections.0,
-            &files.dns.0,
-        ]
-        .iter()
-        .map(|f| f.pending_bytes())
-        .sum()
+    fn pending(files: &mut TableFiles) -> usize {
+        files.files_mut().iter().map(|f| f.pending_bytes()).sum()
     }
 
     #[test]
@@ -414,7 +405,7 @@ mod tests {
                 ..Default::default()
             });
             files.dns(lookup(i, token(i + n, 300)), None);
-            let p = pending(&files);
+            let p = pending(&mut files);
             assert!(p <= PENDING_BYTES, "{p} bytes of pages waiting");
             most = most.max(p);
         }
