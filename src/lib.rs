@@ -3,6 +3,10 @@
 //! Stages, each importing only from those before it:
 //! `base → capture → decode → flow → reassembly → protocol → correlate → export`,
 //! with [`analyze`] driving them and `cli` (in the binary) on top.
+//!
+//! No `unsafe` but one cache prefetch hint in `capture` (allowed there, by name).
+
+#![deny(unsafe_code)]
 
 pub mod analyze;
 pub mod base;
