@@ -237,6 +237,9 @@ pub struct Analyzer {
     opts: Options,
     decoder: Decoder,
     flows: FlowTable<ConnApp>,
+    /// Flows a packet's lookup ended (port reuse, the table's cap), kept between packets so
+    /// that the common packet, which ends none, neither makes nor frees a vector.
+    ended: Vec<(Flow<ConnApp>, EndReason)>,
     trackers: Trackers,
     out: Analysis,
     anomaly_counts: FxHashMap<String, u64>,
@@ -274,6 +277,7 @@ impl Analyzer {
         Analyzer {
             decoder: Decoder::new(),
             flows: FlowTable::new(),
+            ended: Vec::new(),
             trackers: Trackers::default(),
             out: Analysis::default(),
             anomaly_counts: FxHashMap::default(),
@@ -701,7 +705,7 @@ impl Analyzer {
                     capture: self.capture_idx,
                     keep_headers: self.opts.keep_http_headers,
                 };
-                handle_ip(&mut self.flows, &mut ctx, frame, p);
+                handle_ip(&mut self.flows, &mut ctx, frame, p, &mut self.ended);
             }
             Decoded::Arp(bytes) => {
                 self.out.non_ip_frames += 1;
@@ -1113,10 +1117,15 @@ impl Ctx<'_> {
     }
 }
 
-fn handle_ip(flows: &mut FlowTable<ConnApp>, ctx: &mut Ctx<'_>, frame: &Frame<'_>, p: Packet<'_>) {
+fn handle_ip(
+    flows: &mut FlowTable<ConnApp>,
+    ctx: &mut Ctx<'_>,
+    frame: &Frame<'_>,
+    p: Packet<'_>,
+    ended: &mut Vec<(Flow<ConnApp>, EndReason)>,
+) {
     let ts = frame.ts;
     let capture = ctx.capture;
-    let mut ended: Vec<(Flow<ConnApp>, EndReason)> = Vec::new();
     match p.transport {
         Transport::Tcp(seg) => {
             let src = Endpoint {
@@ -1208,10 +1217,8 @@ fn handle_ip(flows: &mut FlowTable<ConnApp>, ctx: &mut Ctx<'_>, frame: &Frame<'_
         }
         Transport::Other(_) => {}
     }
-    if !ended.is_empty() {
-        for (f, _) in ended {
-            finish_flow(ctx, f);
-        }
+    for (f, _) in ended.drain(..) {
+        finish_flow(ctx, f);
     }
 }
 

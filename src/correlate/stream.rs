@@ -33,7 +33,6 @@ use crate::protocol::arp::ArpExchange;
 use crate::protocol::dhcp::DhcpExchange;
 use crate::protocol::dns::{DnsLookup, UNANSWERED_TIMEOUT_MS};
 use rustc_hash::FxHashMap;
-use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -125,8 +124,40 @@ struct ConnState {
     navigation_id: Option<u64>,
 }
 
-/// When a joinable lookup's index entry expires: (answer time, arrival, (client, address)).
-type DnsExpiry = (Timestamp, u64, (IpAddr, IpAddr));
+/// When a joinable lookup's index entry (client, address) expires: at its answer time.
+///
+/// The heap pops the greatest entry, so the order is reversed, and it is by (answer time,
+/// arrival number) alone: entries equal in both are one lookup's addresses, whose removals
+/// commute. The comparison is written out so that the heap's sifting inlines it (the
+/// addresses would otherwise be compared too, out of line, on every step).
+#[derive(Clone, Copy, Debug)]
+struct DnsExpiry {
+    resp: Timestamp,
+    seq: u64,
+    key: (IpAddr, IpAddr),
+}
+
+impl PartialEq for DnsExpiry {
+    fn eq(&self, other: &Self) -> bool {
+        (self.resp, self.seq) == (other.resp, other.seq)
+    }
+}
+
+impl Eq for DnsExpiry {}
+
+impl Ord for DnsExpiry {
+    #[inline(always)]
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (other.resp, other.seq).cmp(&(self.resp, self.seq))
+    }
+}
+
+impl PartialOrd for DnsExpiry {
+    #[inline(always)]
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 /// A request waiting for its id; `Some(seq)` when it is the request that used a lookup.
 type PendingRequest = (Box<RequestRow>, Option<u64>);
@@ -158,7 +189,7 @@ pub struct Correlator {
     /// Answered lookups by (client, address in the answer), still joinable.
     dns_index: FxHashMap<(IpAddr, IpAddr), Vec<(Timestamp, u64)>>,
     /// The same entries by answer time, oldest first, to drop them once too old to join.
-    dns_expiry: BinaryHeap<Reverse<DnsExpiry>>,
+    dns_expiry: BinaryHeap<DnsExpiry>,
     /// Joinable lookups by arrival number.
     dns_joinable: FxHashMap<u64, DnsLookup>,
     /// Lookups not yet written, in the table's order.
@@ -256,7 +287,7 @@ impl Correlator {
             for a in &l.addresses {
                 let key = (l.client_ip, *a);
                 self.dns_index.entry(key).or_default().push((resp, seq));
-                self.dns_expiry.push(Reverse((resp, seq, key)));
+                self.dns_expiry.push(DnsExpiry { resp, seq, key });
             }
             // What a join reads (name, times, retransmits): not the answer records.
             let joinable = DnsLookup {
@@ -370,7 +401,7 @@ impl Correlator {
         // navigations no pending lookup can fall into.
         if let Some(t) = first_packet {
             let join_from = t.add_ms(-DNS_JOIN_WINDOW_MS);
-            while let Some(Reverse((resp, seq, key))) = self.dns_expiry.peek().copied() {
+            while let Some(DnsExpiry { resp, seq, key }) = self.dns_expiry.peek().copied() {
                 if resp >= join_from {
                     break;
                 }
@@ -693,5 +724,31 @@ fn add_request(n: &mut NavigationRow, r: &RequestRow, end: Timestamp) {
         if !n.findings.contains(f) {
             n.findings.push(f.clone());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The expiry heap pops the earliest answer first, then the earliest arrival.
+    #[test]
+    fn dns_expiry_pops_earliest_answer_then_arrival() {
+        let key = (
+            IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
+            IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
+        );
+        let mut heap = BinaryHeap::new();
+        for (ns, seq) in [(5, 2), (1, 9), (5, 1), (-3, 4), (1, 3)] {
+            heap.push(DnsExpiry {
+                resp: Timestamp(ns),
+                seq,
+                key,
+            });
+        }
+        let order: Vec<(i64, u64)> = std::iter::from_fn(|| heap.pop())
+            .map(|e| (e.resp.0, e.seq))
+            .collect();
+        assert_eq!(order, [(-3, 4), (1, 3), (1, 9), (5, 1), (5, 2)]);
     }
 }

@@ -10,7 +10,7 @@
 pub mod tcp;
 
 use crate::base::{Direction, SeededMap, Timestamp, Weird};
-use std::cmp::Reverse;
+use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::net::IpAddr;
 
@@ -158,7 +158,7 @@ pub struct FlowTable<A> {
     /// have several entries (a closed flow gets a shorter one); stale ones (the slot holds
     /// another flow or none) are skipped. 24 bytes an entry: the heap's sift touches few
     /// cache lines.
-    timers: BinaryHeap<Reverse<(i64, u64, u32)>>,
+    timers: BinaryHeap<Timer>,
     next_id: u64,
     /// (id, first frame) of each flow created since the last [`Self::take_created`], when
     /// recording (a worker of the parallel pipeline reports them so ids are global).
@@ -181,6 +181,47 @@ impl<A> Default for FlowTable<A> {
             weirds: Vec::new(),
             evicted: 0,
         }
+    }
+}
+
+/// A flow's idle deadline in [`FlowTable`]'s heap. The heap pops the greatest entry, so the
+/// order is reversed: the earliest (deadline, id, slot) is the greatest. The comparison is
+/// written out (one 128-bit compare) so that the heap's sifting inlines it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Timer {
+    deadline: i64,
+    id: u64,
+    slot: u32,
+}
+
+impl Timer {
+    fn new(deadline: i64, id: u64, slot: u32) -> Self {
+        Timer { deadline, id, slot }
+    }
+
+    /// (deadline, id) as one number ordered like the pair (the deadline's sign bit flipped).
+    #[inline(always)]
+    fn key(&self) -> u128 {
+        (u128::from((self.deadline as u64) ^ (1 << 63)) << 64) | u128::from(self.id)
+    }
+}
+
+impl Ord for Timer {
+    #[inline(always)]
+    fn cmp(&self, other: &Self) -> Ordering {
+        (other.key(), other.slot).cmp(&(self.key(), self.slot))
+    }
+}
+
+impl PartialOrd for Timer {
+    #[inline(always)]
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+
+    #[inline(always)]
+    fn le(&self, other: &Self) -> bool {
+        (other.key(), other.slot) <= (self.key(), self.slot)
     }
 }
 
@@ -397,7 +438,7 @@ impl<A> FlowTable<A> {
                     },
                 );
                 self.timers
-                    .push(Reverse((ts.0.saturating_add(timeout), id, slot as u32)));
+                    .push(Timer::new(ts.0.saturating_add(timeout), id, slot as u32));
                 slot
             }
         };
@@ -423,17 +464,17 @@ impl<A> FlowTable<A> {
     pub fn closed(&mut self, flow_id: u64, key_of: (Endpoint, Endpoint, u8), now: Timestamp) {
         let key = FlowKey::new(key_of.0, key_of.1, key_of.2);
         if let Some(slot) = self.slot_of(&key) {
-            self.timers.push(Reverse((
+            self.timers.push(Timer::new(
                 now.0.saturating_add(TCP_CLOSED_NS),
                 flow_id,
                 slot as u32,
-            )));
+            ));
         }
     }
 
     /// Expires flows idle at capture time `now`.
     pub fn expire(&mut self, now: Timestamp, ended: &mut dyn FnMut(Flow<A>, EndReason)) {
-        while let Some(Reverse((deadline, id, slot))) = self.timers.peek().copied() {
+        while let Some(Timer { deadline, id, slot }) = self.timers.peek().copied() {
             if deadline > now.0 {
                 break;
             }
@@ -448,13 +489,13 @@ impl<A> FlowTable<A> {
                 }
             } else {
                 // Still active: check again at its new deadline.
-                self.timers.push(Reverse((due, id, slot)));
+                self.timers.push(Timer::new(due, id, slot));
             }
         }
     }
 
     fn evict_one(&mut self, ts: Timestamp, ended: &mut dyn FnMut(Flow<A>, EndReason)) {
-        while let Some(Reverse((_, id, slot))) = self.timers.pop() {
+        while let Some(Timer { id, slot, .. }) = self.timers.pop() {
             if self.at(slot, id).is_some() {
                 if let Some(f) = self.remove_at(slot) {
                     self.evicted += 1;
@@ -699,6 +740,34 @@ mod tests {
             look(&mut t, &mut ended, UDP_IDLE_NS + 8, c, s, 6, Some(1), 50),
             (6, 50, true, Direction::Orig)
         );
+    }
+
+    proptest::proptest! {
+        /// The timer heap pops in (deadline, id, slot) order, earliest first, as a heap of
+        /// reversed tuples does, negative and extreme deadlines included.
+        #[test]
+        fn timers_pop_in_tuple_order(
+            entries in proptest::collection::vec(
+                (
+                    proptest::prop_oneof![proptest::prelude::any::<i64>(), -2i64..3],
+                    proptest::prop_oneof![proptest::prelude::any::<u64>(), 0u64..4],
+                    0u32..3,
+                ),
+                0..64,
+            )
+        ) {
+            let mut ours: BinaryHeap<Timer> = BinaryHeap::new();
+            let mut want: BinaryHeap<std::cmp::Reverse<(i64, u64, u32)>> = BinaryHeap::new();
+            for &(d, id, slot) in &entries {
+                ours.push(Timer::new(d, id, slot));
+                want.push(std::cmp::Reverse((d, id, slot)));
+            }
+            while let Some(std::cmp::Reverse(w)) = want.pop() {
+                let got = ours.pop().map(|t| (t.deadline, t.id, t.slot));
+                proptest::prop_assert_eq!(got, Some(w));
+            }
+            proptest::prop_assert!(ours.pop().is_none());
+        }
     }
 
     /// Timers name a flow by slot: a flow in a reused slot ends at its own idle time, not at
