@@ -1217,8 +1217,11 @@ fn handle_ip(
         }
         Transport::Other(_) => {}
     }
-    for (f, _) in ended.drain(..) {
-        finish_flow(ctx, f);
+    // Checked first: most packets end no flow, and an empty drain still costs a call.
+    if !ended.is_empty() {
+        for (f, _) in ended.drain(..) {
+            finish_flow(ctx, f);
+        }
     }
 }
 
