@@ -5,6 +5,7 @@
 use crate::util::{analyze, library_tables, library_tables_with, lifecycle, run_ok, testdata};
 use lifecycle::export::table::ColumnData;
 use lifecycle::export::{self, Format, har};
+#[cfg(feature = "parquet")]
 use polars::prelude::{DataType, ParquetReader, SerReader, TimeUnit, TimeZone};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -19,6 +20,7 @@ fn captures() -> Vec<PathBuf> {
     v
 }
 
+#[cfg(feature = "parquet")]
 fn expected_dtype(c: &ColumnData) -> DataType {
     match c {
         ColumnData::Int(_) => DataType::Int64,
@@ -30,6 +32,8 @@ fn expected_dtype(c: &ColumnData) -> DataType {
     }
 }
 
+// Reading the files back needs polars, which only the default (Parquet) build links.
+#[cfg(feature = "parquet")]
 #[test]
 fn parquet_reads_back_with_types_and_row_counts() {
     for cap in [
