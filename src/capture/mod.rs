@@ -391,7 +391,7 @@ impl<'r> CaptureReader<'r> {
         self.last_ts = ts;
         // The next record's header (and the link/IP/TCP headers after it) is the first thing
         // the next call reads; asking for it now hides the cache miss behind this frame's
-        // analysis (-13 % user time on the benchmark capture).
+        // analysis (6–13 % less user time on the benchmark capture, bench/README.md).
         prefetch(self.inner.data(), len);
         Event::Frame(Frame {
             number: self.base_number + self.frames,
