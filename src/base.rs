@@ -195,6 +195,39 @@ impl WeirdLog {
     }
 }
 
+/// An entry of a `BinaryHeap` used as a min-heap (timers, expiry queues): ordered by `key`
+/// alone, reversed, so the earliest key pops first; `value` rides along uncompared. The
+/// comparisons are marked for inlining: a heap of `Reverse` tuples had called an out-of-line
+/// comparison on every sift step.
+#[derive(Clone, Copy, Debug)]
+pub struct Earliest<K, V> {
+    pub key: K,
+    pub value: V,
+}
+
+impl<K: Ord, V> PartialEq for Earliest<K, V> {
+    #[inline(always)]
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+
+impl<K: Ord, V> Eq for Earliest<K, V> {}
+
+impl<K: Ord, V> Ord for Earliest<K, V> {
+    #[inline(always)]
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        other.key.cmp(&self.key)
+    }
+}
+
+impl<K: Ord, V> PartialOrd for Earliest<K, V> {
+    #[inline(always)]
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

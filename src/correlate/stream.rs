@@ -27,7 +27,7 @@
 use super::findings::Finding;
 use super::rows::{ConnectionRow, NavigationRow, RequestRow};
 use super::{ConnOutcome, requests_of};
-use crate::base::Timestamp;
+use crate::base::{Earliest, Timestamp};
 use crate::flow::Endpoint;
 use crate::protocol::arp::ArpExchange;
 use crate::protocol::dhcp::DhcpExchange;
@@ -124,40 +124,10 @@ struct ConnState {
     navigation_id: Option<u64>,
 }
 
-/// When a joinable lookup's index entry (client, address) expires: at its answer time.
-///
-/// The heap pops the greatest entry, so the order is reversed, and it is by (answer time,
-/// arrival number) alone: entries equal in both are one lookup's addresses, whose removals
-/// commute. The comparison is written out so that the heap's sifting inlines it (the
-/// addresses would otherwise be compared too, out of line, on every step).
-#[derive(Clone, Copy, Debug)]
-struct DnsExpiry {
-    resp: Timestamp,
-    seq: u64,
-    key: (IpAddr, IpAddr),
-}
-
-impl PartialEq for DnsExpiry {
-    fn eq(&self, other: &Self) -> bool {
-        (self.resp, self.seq) == (other.resp, other.seq)
-    }
-}
-
-impl Eq for DnsExpiry {}
-
-impl Ord for DnsExpiry {
-    #[inline(always)]
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (other.resp, other.seq).cmp(&(self.resp, self.seq))
-    }
-}
-
-impl PartialOrd for DnsExpiry {
-    #[inline(always)]
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
+/// When a joinable lookup's index entry (client, address) expires: ordered by (answer time,
+/// arrival number) alone. Entries equal in both are one lookup's addresses, whose removals
+/// commute.
+type DnsExpiry = Earliest<(Timestamp, u64), (IpAddr, IpAddr)>;
 
 /// A request waiting for its id; `Some(seq)` when it is the request that used a lookup.
 type PendingRequest = (Box<RequestRow>, Option<u64>);
@@ -287,7 +257,10 @@ impl Correlator {
             for a in &l.addresses {
                 let key = (l.client_ip, *a);
                 self.dns_index.entry(key).or_default().push((resp, seq));
-                self.dns_expiry.push(DnsExpiry { resp, seq, key });
+                self.dns_expiry.push(Earliest {
+                    key: (resp, seq),
+                    value: key,
+                });
             }
             // What a join reads (name, times, retransmits): not the answer records.
             let joinable = DnsLookup {
@@ -401,7 +374,11 @@ impl Correlator {
         // navigations no pending lookup can fall into.
         if let Some(t) = first_packet {
             let join_from = t.add_ms(-DNS_JOIN_WINDOW_MS);
-            while let Some(DnsExpiry { resp, seq, key }) = self.dns_expiry.peek().copied() {
+            while let Some(Earliest {
+                key: (resp, seq),
+                value: key,
+            }) = self.dns_expiry.peek().copied()
+            {
                 if resp >= join_from {
                     break;
                 }
@@ -740,14 +717,14 @@ mod tests {
         );
         let mut heap = BinaryHeap::new();
         for (ns, seq) in [(5, 2), (1, 9), (5, 1), (-3, 4), (1, 3)] {
-            heap.push(DnsExpiry {
-                resp: Timestamp(ns),
-                seq,
-                key,
-            });
+            let e: DnsExpiry = Earliest {
+                key: (Timestamp(ns), seq),
+                value: key,
+            };
+            heap.push(e);
         }
         let order: Vec<(i64, u64)> = std::iter::from_fn(|| heap.pop())
-            .map(|e| (e.resp.0, e.seq))
+            .map(|e| (e.key.0.0, e.key.1))
             .collect();
         assert_eq!(order, [(-3, 4), (1, 3), (1, 9), (5, 1), (5, 2)]);
     }

@@ -9,8 +9,7 @@
 
 pub mod tcp;
 
-use crate::base::{Direction, SeededMap, Timestamp, Weird};
-use std::cmp::Ordering;
+use crate::base::{Direction, Earliest, SeededMap, Timestamp, Weird};
 use std::collections::BinaryHeap;
 use std::net::IpAddr;
 
@@ -184,44 +183,13 @@ impl<A> Default for FlowTable<A> {
     }
 }
 
-/// A flow's idle deadline in [`FlowTable`]'s heap. The heap pops the greatest entry, so the
-/// order is reversed: the earliest (deadline, id, slot) is the greatest. The comparison is
-/// written out (one 128-bit compare) so that the heap's sifting inlines it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Timer {
-    deadline: i64,
-    id: u64,
-    slot: u32,
-}
+/// A flow's idle deadline in [`FlowTable`]'s heap: (deadline, flow id, slot), earliest first.
+type Timer = Earliest<(i64, u64, u32), ()>;
 
-impl Timer {
-    fn new(deadline: i64, id: u64, slot: u32) -> Self {
-        Timer { deadline, id, slot }
-    }
-
-    /// (deadline, id) as one number ordered like the pair (the deadline's sign bit flipped).
-    #[inline(always)]
-    fn key(&self) -> u128 {
-        (u128::from((self.deadline as u64) ^ (1 << 63)) << 64) | u128::from(self.id)
-    }
-}
-
-impl Ord for Timer {
-    #[inline(always)]
-    fn cmp(&self, other: &Self) -> Ordering {
-        (other.key(), other.slot).cmp(&(self.key(), self.slot))
-    }
-}
-
-impl PartialOrd for Timer {
-    #[inline(always)]
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-
-    #[inline(always)]
-    fn le(&self, other: &Self) -> bool {
-        (other.key(), other.slot) <= (self.key(), self.slot)
+fn timer(deadline: i64, id: u64, slot: u32) -> Timer {
+    Earliest {
+        key: (deadline, id, slot),
+        value: (),
     }
 }
 
@@ -438,7 +406,7 @@ impl<A> FlowTable<A> {
                     },
                 );
                 self.timers
-                    .push(Timer::new(ts.0.saturating_add(timeout), id, slot as u32));
+                    .push(timer(ts.0.saturating_add(timeout), id, slot as u32));
                 slot
             }
         };
@@ -464,7 +432,7 @@ impl<A> FlowTable<A> {
     pub fn closed(&mut self, flow_id: u64, key_of: (Endpoint, Endpoint, u8), now: Timestamp) {
         let key = FlowKey::new(key_of.0, key_of.1, key_of.2);
         if let Some(slot) = self.slot_of(&key) {
-            self.timers.push(Timer::new(
+            self.timers.push(timer(
                 now.0.saturating_add(TCP_CLOSED_NS),
                 flow_id,
                 slot as u32,
@@ -474,7 +442,11 @@ impl<A> FlowTable<A> {
 
     /// Expires flows idle at capture time `now`.
     pub fn expire(&mut self, now: Timestamp, ended: &mut dyn FnMut(Flow<A>, EndReason)) {
-        while let Some(Timer { deadline, id, slot }) = self.timers.peek().copied() {
+        while let Some(Earliest {
+            key: (deadline, id, slot),
+            ..
+        }) = self.timers.peek().copied()
+        {
             if deadline > now.0 {
                 break;
             }
@@ -489,13 +461,16 @@ impl<A> FlowTable<A> {
                 }
             } else {
                 // Still active: check again at its new deadline.
-                self.timers.push(Timer::new(due, id, slot));
+                self.timers.push(timer(due, id, slot));
             }
         }
     }
 
     fn evict_one(&mut self, ts: Timestamp, ended: &mut dyn FnMut(Flow<A>, EndReason)) {
-        while let Some(Timer { id, slot, .. }) = self.timers.pop() {
+        while let Some(Earliest {
+            key: (_, id, slot), ..
+        }) = self.timers.pop()
+        {
             if self.at(slot, id).is_some() {
                 if let Some(f) = self.remove_at(slot) {
                     self.evicted += 1;
@@ -759,11 +734,11 @@ mod tests {
             let mut ours: BinaryHeap<Timer> = BinaryHeap::new();
             let mut want: BinaryHeap<std::cmp::Reverse<(i64, u64, u32)>> = BinaryHeap::new();
             for &(d, id, slot) in &entries {
-                ours.push(Timer::new(d, id, slot));
+                ours.push(timer(d, id, slot));
                 want.push(std::cmp::Reverse((d, id, slot)));
             }
             while let Some(std::cmp::Reverse(w)) = want.pop() {
-                let got = ours.pop().map(|t| (t.deadline, t.id, t.slot));
+                let got = ours.pop().map(|t| t.key);
                 proptest::prop_assert_eq!(got, Some(w));
             }
             proptest::prop_assert!(ours.pop().is_none());
