@@ -121,11 +121,23 @@ if [ "$TSHARK" != 0 ] && command -v tshark >/dev/null 2>&1; then HAVE_TSHARK=1; 
 RESULTS=$DIR/results.tsv
 : >"$RESULTS"
 
-# run_tool NAME SIZE REPS CMD...: REPS timed runs; appends
-# "name size secs rss_kb rc user sys anon_kb" (median seconds, largest RSS, last nonzero rc,
-# median user and system CPU seconds, largest anonymous RSS) to RESULTS.
+# summarize NAME SIZE RC: appends "name size secs rss_kb rc user sys anon_kb" (median
+# seconds, largest RSS, the last nonzero exit status, median user and system CPU seconds,
+# largest anonymous RSS) over the runs in NAME-SIZE.times to RESULTS.
+summarize() {
+    local name=$1 size=$2 rc=$3 times secs rss usr sys anon
+    times=$DIR/$name-$size.times
+    secs=$(awk '{print $1}' "$times" | median)
+    rss=$(awk '{print $2}' "$times" | sort -n | tail -n1)
+    usr=$(awk '{print $3}' "$times" | median)
+    sys=$(awk '{print $4}' "$times" | median)
+    anon=$(awk '{print $5}' "$times" | sort -n | tail -n1)
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$size" "$secs" "$rss" "$rc" "$usr" "$sys" "$anon" >>"$RESULTS"
+}
+
+# run_tool NAME SIZE REPS CMD...: REPS timed runs, then their summary.
 run_tool() {
-    local name=$1 size=$2 reps=$3 out secs rss usr sys anon rc=0 r line
+    local name=$1 size=$2 reps=$3 out rc=0 r line
     shift 3
     out=$DIR/$name-$size.stdout
     : >"$DIR/$name-$size.times"
@@ -134,12 +146,7 @@ run_tool() {
         echo "$line" >>"$DIR/$name-$size.times"
         [ "${line##* }" = 0 ] || rc=${line##* }
     done
-    secs=$(awk '{print $1}' "$DIR/$name-$size.times" | median)
-    rss=$(awk '{print $2}' "$DIR/$name-$size.times" | sort -n | tail -n1)
-    usr=$(awk '{print $3}' "$DIR/$name-$size.times" | median)
-    sys=$(awk '{print $4}' "$DIR/$name-$size.times" | median)
-    anon=$(awk '{print $5}' "$DIR/$name-$size.times" | sort -n | tail -n1)
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$size" "$secs" "$rss" "$rc" "$usr" "$sys" "$anon" >>"$RESULTS"
+    summarize "$name" "$size" "$rc"
 }
 
 for size in "${SIZES[@]}"; do
@@ -186,12 +193,7 @@ for size in "${SIZES[@]}"; do
         done
     done
     for t in "${variants[@]}"; do
-        secs=$(awk '{print $1}' "$DIR/$t-$size.times" | median)
-        rss=$(awk '{print $2}' "$DIR/$t-$size.times" | sort -n | tail -n1)
-        usr=$(awk '{print $3}' "$DIR/$t-$size.times" | median)
-        sys=$(awk '{print $4}' "$DIR/$t-$size.times" | median)
-        anon=$(awk '{print $5}' "$DIR/$t-$size.times" | sort -n | tail -n1)
-        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$size" "$secs" "$rss" "${vrc[$t]}" "$usr" "$sys" "$anon" >>"$RESULTS"
+        summarize "$t" "$size" "${vrc[$t]}"
     done
     if [ "$HAVE_TSHARK" = 1 ]; then
         echo "== $size MB: tshark -T fields (once)" >&2
