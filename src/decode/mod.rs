@@ -102,6 +102,8 @@ impl Decoder {
         self.defrag.expire(now);
     }
 
+    /// Inlined for the same reason as [`fast_path`]; the lax path stays out of line.
+    #[inline(always)]
     pub fn decode<'a>(&'a mut self, frame: &Frame<'a>) -> Decoded<'a> {
         if let Some(p) = fast_path(frame) {
             return Decoded::Ip(p);
@@ -111,6 +113,7 @@ impl Decoder {
 
     /// Every frame through etherparse's lax slicing (the fast path's fallback, and its
     /// reference in tests).
+    #[inline(never)]
     fn decode_lax<'a>(&'a mut self, frame: &Frame<'a>) -> Decoded<'a> {
         let ts = frame.ts;
         let data = frame.data;
