@@ -496,27 +496,32 @@ impl Analyzer {
             }
         };
         let result = loop {
-            match reader.next_event() {
-                Ok(Some(Event::Frame(frame))) => {
-                    info.add_frame(&frame);
-                    if frame.ts.0 >= self.next_expire {
-                        self.next_expire = frame.ts.0.saturating_add(EXPIRE_EVERY_NS);
-                        match self.pool.as_mut() {
-                            Some(pool) => {
-                                pool.tick(frame.ts);
-                                self.absorb_ready();
-                            }
-                            None => self.expire(frame.ts),
-                        }
-                    }
+            let ev = reader.next_event();
+            // The frame by reference: moving it out of `ev` copied it in 16-byte loads from
+            // the narrower stores that had just written it (a stall per frame).
+            if let Ok(Some(Event::Frame(frame))) = &ev {
+                info.add_frame(frame);
+                if frame.ts.0 >= self.next_expire {
+                    self.next_expire = frame.ts.0.saturating_add(EXPIRE_EVERY_NS);
                     match self.pool.as_mut() {
-                        Some(pool) => pool.frame(&frame),
-                        None => self.process(&frame),
-                    }
-                    if info.frames.is_multiple_of(65_536) {
-                        progress(reader.offset());
+                        Some(pool) => {
+                            pool.tick(frame.ts);
+                            self.absorb_ready();
+                        }
+                        None => self.expire(frame.ts),
                     }
                 }
+                match self.pool.as_mut() {
+                    Some(pool) => pool.frame(frame),
+                    None => self.process(frame),
+                }
+                if info.frames.is_multiple_of(65_536) {
+                    progress(reader.offset());
+                }
+                continue;
+            }
+            match ev {
+                Ok(Some(Event::Frame(_))) => {}
                 Ok(Some(Event::Secrets(s))) => {
                     if s.kind == DSB_TLS_KEY_LOG {
                         self.trackers.keys.add_text(&s.data);
@@ -612,26 +617,30 @@ impl Analyzer {
             }
         };
         done.result = loop {
-            match reader.next_event() {
-                Ok(Some(Event::Frame(frame))) => {
-                    // Only worker 0's facts are reported.
-                    if w == 0 {
-                        done.info.add_frame(&frame);
-                    }
-                    let mut tick = None;
-                    if frame.ts.0 >= self.next_expire {
-                        self.next_expire = frame.ts.0.saturating_add(EXPIRE_EVERY_NS);
-                        self.expire(frame.ts);
-                        tick = Some(self.report(Some(frame.ts)));
-                    }
-                    if parallel::worker_of(&frame, n) == w {
-                        self.process(&frame);
-                    }
-                    if let Some(mut r) = tick {
-                        r.offset = (w == 0).then(|| reader.offset());
-                        let _ = reports.send(r);
-                    }
+            let ev = reader.next_event();
+            // By reference, as in `feed_capture`.
+            if let Ok(Some(Event::Frame(frame))) = &ev {
+                // Only worker 0's facts are reported.
+                if w == 0 {
+                    done.info.add_frame(frame);
                 }
+                let mut tick = None;
+                if frame.ts.0 >= self.next_expire {
+                    self.next_expire = frame.ts.0.saturating_add(EXPIRE_EVERY_NS);
+                    self.expire(frame.ts);
+                    tick = Some(self.report(Some(frame.ts)));
+                }
+                if parallel::worker_of(frame, n) == w {
+                    self.process(frame);
+                }
+                if let Some(mut r) = tick {
+                    r.offset = (w == 0).then(|| reader.offset());
+                    let _ = reports.send(r);
+                }
+                continue;
+            }
+            match ev {
+                Ok(Some(Event::Frame(_))) => {}
                 Ok(Some(Event::Secrets(s))) => {
                     if s.kind == DSB_TLS_KEY_LOG {
                         self.trackers.keys.add_text(&s.data);

@@ -210,6 +210,12 @@ impl<'r> CaptureReader<'r> {
     }
 
     /// The next frame or secrets block; `Ok(None)` at the end of the capture.
+    ///
+    /// Inlined into the caller's loop, with everything but the two common record shapes out
+    /// of line ([`Self::next_general`]): returned through memory, the event was written
+    /// field by field and read back in 16-byte loads that could not take the stores' values
+    /// directly, a stall on every frame (the hottest instruction of the read loop in perf).
+    #[inline(always)]
     pub fn next_event(&mut self) -> Result<Option<Event<'_>>, CaptureError> {
         if self.done {
             return Ok(None);
@@ -259,6 +265,13 @@ impl<'r> CaptureReader<'r> {
                 b.origlen,
             )));
         }
+        self.next_general()
+    }
+
+    /// [`Self::next_event`] for every block but a legacy pcap record or an option-less
+    /// Enhanced Packet Block whole in the buffer: metadata, skipped blocks, refills, errors.
+    #[inline(never)]
+    fn next_general(&mut self) -> Result<Option<Event<'_>>, CaptureError> {
         loop {
             // Each block is parsed once: what the caller needs of it is described without a
             // borrow (packet bytes as a range of the buffer), then the buffer is read again.
@@ -376,7 +389,9 @@ impl<'r> CaptureReader<'r> {
     }
 
     /// The frame of the block of `len` bytes at the start of the buffer (consumed at the
-    /// next call), its packet bytes at `range` within the block's buffer.
+    /// next call), its packet bytes at `range` within the block's buffer. Inlined, as
+    /// [`Self::next_event`] is.
+    #[inline(always)]
     fn frame_event(
         &mut self,
         len: usize,
