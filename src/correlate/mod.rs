@@ -356,7 +356,7 @@ pub(crate) fn requests_of(
     c: &mut ConnOutcome,
     lookup: Option<&DnsLookup>,
     arp_before: &dyn Fn(&Endpoint, Timestamp) -> Option<Timestamp>,
-) -> Vec<RequestRow> {
+) -> Vec<Box<RequestRow>> {
     let mut requests = Vec::new();
     let encrypted = c.tls.is_some();
     let (exchanges, from_http) = c.take_exchanges();
@@ -491,7 +491,8 @@ pub(crate) fn requests_of(
                 }),
             },
         );
-        requests.push(r);
+        // Boxed here, where it is made: the correlator holds it boxed until it is written.
+        requests.push(Box::new(r));
     }
     requests
 }

@@ -313,8 +313,9 @@ impl Correlator {
             if first_packet.is_some_and(|t| entry.key().0 > t) {
                 break;
             }
-            let o = *entry.remove();
-            self.make_requests(o);
+            // Read in its box: a 776-byte outcome is not copied out to be read once.
+            let mut o = entry.remove();
+            self.make_requests(&mut o);
         }
         // 2. Requests no later connection can precede get ids, in start order.
         let req_upto = first_packet.map(|t| t.add_ms(-LOOKBACK_MS));
@@ -323,7 +324,6 @@ impl Correlator {
                 break;
             }
             let (r, dns_seq) = entry.remove();
-            let r = *r;
             self.assign(r, dns_seq, sink);
         }
         if let Some(t) = req_upto {
@@ -441,8 +441,8 @@ impl Correlator {
         (o.first_ts.ms_since(l.query_time) <= DNS_LOOKBACK_MS).then_some(*seq)
     }
 
-    fn make_requests(&mut self, mut o: ConnOutcome) {
-        let seq = self.join_dns(&o);
+    fn make_requests(&mut self, o: &mut ConnOutcome) {
+        let seq = self.join_dns(o);
         let lookup = seq.and_then(|s| self.dns_joinable.get(&s));
         let arp = &self.arp;
         let arp_before = |client: &Endpoint, first: Timestamp| -> Option<Timestamp> {
@@ -459,7 +459,7 @@ impl Correlator {
                 .map(|(req, _)| *req)
                 .max()
         };
-        let rows = requests_of(&mut o, lookup, &arp_before);
+        let rows = requests_of(o, lookup, &arp_before);
         let id = o.connection_id;
         let n = rows.len() as u64;
         for (i, r) in rows.into_iter().enumerate() {
@@ -468,10 +468,8 @@ impl Correlator {
             } else {
                 None
             };
-            self.requests.insert(
-                (r.start_time, r.connection_id, i as u32),
-                (Box::new(r), used),
-            );
+            self.requests
+                .insert((r.start_time, r.connection_id, i as u32), (r, used));
         }
         let st = self.conn_state.entry(id).or_default();
         st.parts_pending = st.parts_pending.saturating_sub(1);
@@ -481,7 +479,7 @@ impl Correlator {
     /// Gives a request its id and navigation (a request that starts after the client's network
     /// was quiet for the idle gap, or a top-level navigation seen in HTTP that does not follow
     /// a redirect, starts a new navigation), then writes it.
-    fn assign(&mut self, mut r: RequestRow, dns_seq: Option<u64>, sink: &mut dyn RowSink) {
+    fn assign(&mut self, mut r: Box<RequestRow>, dns_seq: Option<u64>, sink: &mut dyn RowSink) {
         r.request_id = self.next_request_id;
         self.next_request_id += 1;
         let end = r.start_time.add_ms(r.total_ms.unwrap_or(0.0));
@@ -553,7 +551,7 @@ impl Correlator {
                 c.navigation_id = Some(nav_id);
             }
         }
-        sink.request(r);
+        sink.request(*r);
     }
 
     /// Per-navigation summaries from the document request.
