@@ -352,6 +352,10 @@ fn tls_exchanges(c: &ConnOutcome) -> Vec<Exchange> {
 /// `lookup` is the DNS lookup that gave the server address (joined by the caller);
 /// `arp_before(client, first)` is the start of an ARP exchange whose reply released the
 /// connection's first packet.
+///
+/// Boxed rows: the correlator keeps each in a `BTreeMap` until it can be given an id, and
+/// moving a box there costs 8 bytes where moving the row cost 568.
+#[allow(clippy::vec_box)]
 pub(crate) fn requests_of(
     c: &mut ConnOutcome,
     lookup: Option<&DnsLookup>,
