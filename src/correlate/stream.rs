@@ -160,8 +160,6 @@ pub struct Correlator {
     dns_index: FxHashMap<(IpAddr, IpAddr), Vec<(Timestamp, u64)>>,
     /// The same entries by answer time, oldest first, to drop them once too old to join.
     dns_expiry: BinaryHeap<DnsExpiry>,
-    /// Joinable lookups by arrival number.
-    dns_joinable: FxHashMap<u64, DnsLookup>,
     /// Lookups not yet written, in the table's order.
     dns_pending: BTreeSet<DnsKey>,
     /// Each of them by arrival number, with the navigation of the first request that used
@@ -195,7 +193,6 @@ impl Correlator {
             conn_state: FxHashMap::default(),
             dns_index: FxHashMap::default(),
             dns_expiry: BinaryHeap::new(),
-            dns_joinable: FxHashMap::default(),
             dns_pending: BTreeSet::new(),
             dns_rows: FxHashMap::default(),
             dns_seq: 0,
@@ -218,7 +215,6 @@ impl Correlator {
             + self.conns.len()
             + self.conn_state.len()
             + self.dns_rows.len()
-            + self.dns_joinable.len()
             + self.requests.len()
             + self.navs.len()
             + self.recent.len()
@@ -262,15 +258,6 @@ impl Correlator {
                     value: key,
                 });
             }
-            // What a join reads (name, times, retransmits): not the answer records.
-            let joinable = DnsLookup {
-                qname: l.qname.clone(),
-                answers: Vec::new(),
-                addresses: Vec::new(),
-                cnames: Vec::new(),
-                ..l
-            };
-            self.dns_joinable.insert(seq, joinable);
         }
         self.dns_pending.insert((
             l.query_time,
@@ -383,7 +370,6 @@ impl Correlator {
                     break;
                 }
                 self.dns_expiry.pop();
-                self.dns_joinable.remove(&seq);
                 if let Some(v) = self.dns_index.get_mut(&key) {
                     v.retain(|e| *e != (resp, seq));
                     if v.is_empty() {
@@ -437,13 +423,21 @@ impl Correlator {
             .iter()
             .filter(|(resp, _)| *resp <= syn && syn.ms_since(*resp) <= DNS_JOIN_WINDOW_MS)
             .max()?;
-        let l = self.dns_joinable.get(seq)?;
+        let l = self.joinable(*seq)?;
         (o.first_ts.ms_since(l.query_time) <= DNS_LOOKBACK_MS).then_some(*seq)
+    }
+
+    /// An indexed lookup, read where it waits to be written. A join never needs a written
+    /// one: its query is at most [`DNS_LOOKBACK_MS`] before the connection's first packet,
+    /// which holds the watermark back until the connection's outcome is here, and a lookup
+    /// is written only once the watermark is [`LOOKBACK_MS`] and the idle gap past its query.
+    fn joinable(&self, seq: u64) -> Option<&DnsLookup> {
+        self.dns_rows.get(&seq).map(|(l, _)| l)
     }
 
     fn make_requests(&mut self, o: &mut ConnOutcome) {
         let seq = self.join_dns(o);
-        let lookup = seq.and_then(|s| self.dns_joinable.get(&s));
+        let lookup = seq.and_then(|s| self.joinable(s));
         let arp = &self.arp;
         let arp_before = |client: &Endpoint, first: Timestamp| -> Option<Timestamp> {
             let IpAddr::V4(ip) = client.ip else {
