@@ -449,7 +449,9 @@ struct Legacy {
 }
 
 /// The 16-byte record header at the start of `buf` (timestamp seconds, fraction, captured
-/// and original length), when the whole record is in `buf`.
+/// and original length), when the whole record is in `buf`. Inlined into
+/// [`CaptureReader::next_event`] (its fields were returned through memory).
+#[inline(always)]
 fn legacy_record(buf: &[u8], l: Legacy) -> Option<(u32, u32, usize, u32)> {
     let field = |at| u32_at(buf, at, l.big_endian);
     let caplen = usize::try_from(field(8)?).ok()?;
@@ -472,7 +474,9 @@ struct Epb {
 
 /// An Enhanced Packet Block at the start of `buf` that pcap-parser would read without a
 /// question: whole in `buf`, both length fields equal, the padded packet data filling the
-/// block exactly (no options; a block with options takes the general path).
+/// block exactly (no options; a block with options takes the general path). Inlined, as
+/// [`legacy_record`] is.
+#[inline(always)]
 fn ng_epb(buf: &[u8], big_endian: bool) -> Option<Epb> {
     let field = |at| u32_at(buf, at, big_endian);
     if field(0)? != EPB_TYPE {
