@@ -404,12 +404,12 @@ impl Correlator {
             {
                 break;
             }
-            let mut row = *entry.remove();
+            let mut row = entry.remove();
             if let Some(st) = self.conn_state.remove(&id) {
                 row.requests = st.requests;
                 row.navigation_id = st.navigation_id;
             }
-            sink.connection(row);
+            sink.connection(*row);
         }
     }
 
