@@ -82,6 +82,7 @@ pub struct CaptureInfo {
 
 impl CaptureInfo {
     /// Counts one frame.
+    #[inline]
     fn add_frame(&mut self, frame: &Frame<'_>) {
         self.frames += 1;
         self.bytes += frame.data.len() as u64;
