@@ -12,7 +12,7 @@ use crate::correlate::stream::Watermark;
 use crate::correlate::{AnomalyRow, ConnectionRow, NavigationRow, RequestRow};
 use crate::correlate::{Collect, ConnOutcome, Correlator, RowSink};
 use crate::decode::{Decoded, Decoder, Packet, Transport};
-use crate::flow::{EndReason, Endpoint, Flow, FlowTable, PROTO_TCP, PROTO_UDP};
+use crate::flow::{EndReason, Endpoint, Flow, FlowTable, PROTO_TCP, PROTO_UDP, Side};
 use crate::protocol::arp::{ArpExchange, ArpTracker, parse_arp};
 use crate::protocol::dhcp::{DhcpExchange, DhcpTracker, parse_dhcp};
 use crate::protocol::dns::{self, DnsLookup, DnsTracker, TcpFramer};
@@ -1140,12 +1140,13 @@ fn handle_ip(
     let capture = ctx.capture;
     match &p.transport {
         Transport::Tcp(seg) => {
-            let src = Endpoint {
-                ip: p.src,
+            // The addresses borrowed, not copied (see `flow::Side`).
+            let src = Side {
+                ip: &p.src,
                 port: seg.src_port,
             };
-            let dst = Endpoint {
-                ip: p.dst,
+            let dst = Side {
+                ip: &p.dst,
                 port: seg.dst_port,
             };
             let syn_seq = (seg.flags.syn && !seg.flags.ack).then_some(seg.seq);
@@ -1211,8 +1212,8 @@ fn handle_ip(
             let Some(l) = flows.lookup(
                 ts,
                 frame.number,
-                src,
-                dst,
+                (&src).into(),
+                (&dst).into(),
                 PROTO_UDP,
                 None,
                 false,

@@ -44,11 +44,40 @@ pub struct FlowKey {
     rest: u64,
 }
 
+/// One side of a packet as [`FlowTable::lookup`] takes it: the address borrowed where the
+/// decoder left it. A copy of a just-decoded `IpAddr` (17 bytes, written as a tag and the
+/// address bytes) is made of 16-byte loads that cannot take those stores' values directly:
+/// a stall per copy, the hottest instruction of the per-packet path while `lookup` took
+/// [`Endpoint`]s. Only a new flow copies it.
+#[derive(Clone, Copy, Debug)]
+pub struct Side<'a> {
+    pub ip: &'a IpAddr,
+    pub port: u16,
+}
+
+impl Side<'_> {
+    fn endpoint(self) -> Endpoint {
+        Endpoint {
+            ip: *self.ip,
+            port: self.port,
+        }
+    }
+}
+
+impl<'a> From<&'a Endpoint> for Side<'a> {
+    fn from(e: &'a Endpoint) -> Self {
+        Side {
+            ip: &e.ip,
+            port: e.port,
+        }
+    }
+}
+
 /// An endpoint as two integers: the address bits, and the family (bit 16: IPv6) above the
 /// port. The family keeps an IPv4 address apart from the IPv6 address with the same bits.
 #[inline]
-fn side(e: Endpoint) -> (u128, u32) {
-    match e.ip {
+fn side(e: Side<'_>) -> (u128, u32) {
+    match *e.ip {
         IpAddr::V4(a) => (u128::from(a.to_bits()), u32::from(e.port)),
         IpAddr::V6(a) => (a.to_bits(), (1 << 16) | u32::from(e.port)),
     }
@@ -67,13 +96,13 @@ impl std::hash::Hash for FlowKey {
 impl FlowKey {
     #[inline]
     pub fn new(a: Endpoint, b: Endpoint, proto: u8) -> Self {
-        Self::with_side(a, b, proto).0
+        Self::with_side((&a).into(), (&b).into(), proto).0
     }
 
     /// The key, and whether `a` is its low side. Without branches: which side is low
     /// alternates with the packets' direction, which no predictor guesses.
     #[inline]
-    fn with_side(a: Endpoint, b: Endpoint, proto: u8) -> (Self, bool) {
+    fn with_side(a: Side<'_>, b: Side<'_>, proto: u8) -> (Self, bool) {
         let (a, b) = (side(a), side(b));
         let a_lo = (a.0 < b.0) | ((a.0 == b.0) & (a.1 <= b.1));
         let lo = std::hint::select_unpredictable(a_lo, a, b);
@@ -303,8 +332,8 @@ impl<A> FlowTable<A> {
         &mut self,
         ts: Timestamp,
         frame: u64,
-        src: Endpoint,
-        dst: Endpoint,
+        src: Side<'_>,
+        dst: Side<'_>,
         proto: u8,
         syn_seq: Option<u32>,
         synack: bool,
@@ -344,8 +373,8 @@ impl<A> FlowTable<A> {
         frame: u64,
         key: FlowKey,
         src_lo: bool,
-        src: Endpoint,
-        dst: Endpoint,
+        src: Side<'_>,
+        dst: Side<'_>,
         syn_seq: Option<u32>,
         synack: bool,
         new_app: impl FnOnce() -> A,
@@ -356,7 +385,7 @@ impl<A> FlowTable<A> {
         if let Some(seq) = syn_seq
             && let Some(f) = self.get(&key)
             && let Some(t) = f.tcp.as_ref()
-            && (t.is_closed() || (t.has_data() && f.orig == src))
+            && (t.is_closed() || (t.has_data() && f.orig == src.endpoint()))
             && t.dirs[0].isn != Some(seq)
         {
             // A fresh SYN on a tuple whose connection is over (port reuse).
@@ -371,6 +400,7 @@ impl<A> FlowTable<A> {
         let slot = match known {
             Some(slot) => slot,
             None => {
+                let (src, dst) = (src.endpoint(), dst.endpoint());
                 let (orig, resp) = if synack || (!syn_only && server_port_heuristic(src, dst)) {
                     (dst, src)
                 } else {
@@ -546,13 +576,33 @@ mod tests {
         let mut ended = |_f: Flow<()>, _r| {};
         let (c, s) = (ep("10.0.0.1", 40000), ep("10.0.0.2", 443));
         let l = t
-            .lookup(Timestamp(1), 1, c, s, 6, Some(1), false, || (), &mut ended)
+            .lookup(
+                Timestamp(1),
+                1,
+                (&c).into(),
+                (&s).into(),
+                6,
+                Some(1),
+                false,
+                || (),
+                &mut ended,
+            )
             .unwrap();
         assert!(l.created);
         assert_eq!(l.dir, Direction::Orig);
         assert_eq!(l.flow.id, 1);
         let l = t
-            .lookup(Timestamp(2), 2, s, c, 6, None, true, || (), &mut ended)
+            .lookup(
+                Timestamp(2),
+                2,
+                (&s).into(),
+                (&c).into(),
+                6,
+                None,
+                true,
+                || (),
+                &mut ended,
+            )
             .unwrap();
         assert!(!l.created);
         assert_eq!(l.dir, Direction::Resp);
@@ -560,8 +610,8 @@ mod tests {
             .lookup(
                 Timestamp(3),
                 3,
-                ep("10.0.0.1", 40001),
-                s,
+                (&ep("10.0.0.1", 40001)).into(),
+                (&s).into(),
                 6,
                 Some(1),
                 false,
@@ -578,7 +628,17 @@ mod tests {
         let mut ended = |_f: Flow<()>, _r| {};
         let (c, s) = (ep("10.0.0.1", 40000), ep("10.0.0.2", 443));
         let l = t
-            .lookup(Timestamp(1), 1, s, c, 6, None, true, || (), &mut ended)
+            .lookup(
+                Timestamp(1),
+                1,
+                (&s).into(),
+                (&c).into(),
+                6,
+                None,
+                true,
+                || (),
+                &mut ended,
+            )
             .unwrap();
         assert_eq!(l.flow.orig, c);
         assert_eq!(l.dir, Direction::Resp);
@@ -592,8 +652,8 @@ mod tests {
         t.lookup(
             Timestamp(0),
             1,
-            c,
-            s,
+            (&c).into(),
+            (&s).into(),
             17,
             None,
             false,
@@ -629,8 +689,8 @@ mod tests {
                 .lookup(
                     Timestamp(ts),
                     ts as u64,
-                    a,
-                    b,
+                    (&a).into(),
+                    (&b).into(),
                     proto,
                     syn,
                     false,
@@ -753,13 +813,13 @@ mod tests {
         let mut ended = Vec::new();
         let (c, s) = (ep("10.0.0.1", 40000), ep("10.0.0.2", 443));
         let sec = 1_000_000_000;
-        let look = |t: &mut FlowTable<()>, ts: i64, a, b, proto, syn| {
+        let look = |t: &mut FlowTable<()>, ts: i64, a: Endpoint, b: Endpoint, proto, syn| {
             let l = t
                 .lookup(
                     Timestamp(ts),
                     0,
-                    a,
-                    b,
+                    (&a).into(),
+                    (&b).into(),
                     proto,
                     syn,
                     false,
