@@ -570,76 +570,49 @@ mod tests {
         );
     }
 
+    /// [`FlowTable::lookup`] of a TCP packet from `a` to `b` at `ts` (also its frame
+    /// number), dropping the flows it ends.
+    fn tcp<'t>(
+        t: &'t mut FlowTable<()>,
+        ts: i64,
+        (a, b): (&Endpoint, &Endpoint),
+        syn_seq: Option<u32>,
+        synack: bool,
+    ) -> Lookup<'t, ()> {
+        t.lookup(
+            Timestamp(ts),
+            ts as u64,
+            a.into(),
+            b.into(),
+            6,
+            syn_seq,
+            synack,
+            || (),
+            &mut |_, _| {},
+        )
+        .unwrap()
+    }
+
     #[test]
     fn bidirectional_and_sequential_ids() {
         let mut t: FlowTable<()> = FlowTable::new();
-        let mut ended = |_f: Flow<()>, _r| {};
         let (c, s) = (ep("10.0.0.1", 40000), ep("10.0.0.2", 443));
-        let l = t
-            .lookup(
-                Timestamp(1),
-                1,
-                (&c).into(),
-                (&s).into(),
-                6,
-                Some(1),
-                false,
-                || (),
-                &mut ended,
-            )
-            .unwrap();
+        let l = tcp(&mut t, 1, (&c, &s), Some(1), false);
         assert!(l.created);
         assert_eq!(l.dir, Direction::Orig);
         assert_eq!(l.flow.id, 1);
-        let l = t
-            .lookup(
-                Timestamp(2),
-                2,
-                (&s).into(),
-                (&c).into(),
-                6,
-                None,
-                true,
-                || (),
-                &mut ended,
-            )
-            .unwrap();
+        let l = tcp(&mut t, 2, (&s, &c), None, true);
         assert!(!l.created);
         assert_eq!(l.dir, Direction::Resp);
-        let l = t
-            .lookup(
-                Timestamp(3),
-                3,
-                (&ep("10.0.0.1", 40001)).into(),
-                (&s).into(),
-                6,
-                Some(1),
-                false,
-                || (),
-                &mut ended,
-            )
-            .unwrap();
+        let l = tcp(&mut t, 3, (&ep("10.0.0.1", 40001), &s), Some(1), false);
         assert_eq!(l.flow.id, 2);
     }
 
     #[test]
     fn synack_first_makes_receiver_orig() {
         let mut t: FlowTable<()> = FlowTable::new();
-        let mut ended = |_f: Flow<()>, _r| {};
         let (c, s) = (ep("10.0.0.1", 40000), ep("10.0.0.2", 443));
-        let l = t
-            .lookup(
-                Timestamp(1),
-                1,
-                (&s).into(),
-                (&c).into(),
-                6,
-                None,
-                true,
-                || (),
-                &mut ended,
-            )
-            .unwrap();
+        let l = tcp(&mut t, 1, (&s, &c), None, true);
         assert_eq!(l.flow.orig, c);
         assert_eq!(l.dir, Direction::Resp);
     }
