@@ -6,7 +6,8 @@
 #                                       once both captures outlast the 300 s TCP idle timeout)
 #
 # Environment:
-#   BENCH_DIR   where captures and outputs go (default: a new temp dir, removed at exit)
+#   BENCH_DIR   where captures, raw figures and (without RAM_DIR) outputs go (default: a new
+#               temp dir, removed at exit)
 #   REPS        timed runs per tool and size, median reported (default 3)
 #   SEED        generator seed (default 1)
 #   TSHARK      0 to skip tshark even when installed (default 1; it runs once per size)
