@@ -497,32 +497,29 @@ impl Analyzer {
             }
         };
         let result = loop {
-            let ev = reader.next_event();
-            // The frame by reference: moving it out of `ev` copied it in 16-byte loads from
-            // the narrower stores that had just written it (a stall per frame).
-            if let Ok(Some(Event::Frame(frame))) = &ev {
-                info.add_frame(frame);
-                if frame.ts.0 >= self.next_expire {
-                    self.next_expire = frame.ts.0.saturating_add(EXPIRE_EVERY_NS);
-                    match self.pool.as_mut() {
-                        Some(pool) => {
-                            pool.tick(frame.ts);
-                            self.absorb_ready();
+            match reader.next_event() {
+                // `ref`: moving the frame out of the event copied it in 16-byte loads from
+                // the narrower stores that had just written it (a stall per frame).
+                Ok(Some(Event::Frame(ref frame))) => {
+                    info.add_frame(frame);
+                    if frame.ts.0 >= self.next_expire {
+                        self.next_expire = frame.ts.0.saturating_add(EXPIRE_EVERY_NS);
+                        match self.pool.as_mut() {
+                            Some(pool) => {
+                                pool.tick(frame.ts);
+                                self.absorb_ready();
+                            }
+                            None => self.expire(frame.ts),
                         }
-                        None => self.expire(frame.ts),
+                    }
+                    match self.pool.as_mut() {
+                        Some(pool) => pool.frame(frame),
+                        None => self.process(frame),
+                    }
+                    if info.frames.is_multiple_of(65_536) {
+                        progress(reader.offset());
                     }
                 }
-                match self.pool.as_mut() {
-                    Some(pool) => pool.frame(frame),
-                    None => self.process(frame),
-                }
-                if info.frames.is_multiple_of(65_536) {
-                    progress(reader.offset());
-                }
-                continue;
-            }
-            match ev {
-                Ok(Some(Event::Frame(_))) => {}
                 Ok(Some(Event::Secrets(s))) => {
                     if s.kind == DSB_TLS_KEY_LOG {
                         self.trackers.keys.add_text(&s.data);
@@ -618,30 +615,27 @@ impl Analyzer {
             }
         };
         done.result = loop {
-            let ev = reader.next_event();
-            // By reference, as in `feed_capture`.
-            if let Ok(Some(Event::Frame(frame))) = &ev {
-                // Only worker 0's facts are reported.
-                if w == 0 {
-                    done.info.add_frame(frame);
+            match reader.next_event() {
+                // `ref`, as in `feed_capture`.
+                Ok(Some(Event::Frame(ref frame))) => {
+                    // Only worker 0's facts are reported.
+                    if w == 0 {
+                        done.info.add_frame(frame);
+                    }
+                    let mut tick = None;
+                    if frame.ts.0 >= self.next_expire {
+                        self.next_expire = frame.ts.0.saturating_add(EXPIRE_EVERY_NS);
+                        self.expire(frame.ts);
+                        tick = Some(self.report(Some(frame.ts)));
+                    }
+                    if parallel::worker_of(frame, n) == w {
+                        self.process(frame);
+                    }
+                    if let Some(mut r) = tick {
+                        r.offset = (w == 0).then(|| reader.offset());
+                        let _ = reports.send(r);
+                    }
                 }
-                let mut tick = None;
-                if frame.ts.0 >= self.next_expire {
-                    self.next_expire = frame.ts.0.saturating_add(EXPIRE_EVERY_NS);
-                    self.expire(frame.ts);
-                    tick = Some(self.report(Some(frame.ts)));
-                }
-                if parallel::worker_of(frame, n) == w {
-                    self.process(frame);
-                }
-                if let Some(mut r) = tick {
-                    r.offset = (w == 0).then(|| reader.offset());
-                    let _ = reports.send(r);
-                }
-                continue;
-            }
-            match ev {
-                Ok(Some(Event::Frame(_))) => {}
                 Ok(Some(Event::Secrets(s))) => {
                     if s.kind == DSB_TLS_KEY_LOG {
                         self.trackers.keys.add_text(&s.data);
