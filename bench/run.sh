@@ -176,19 +176,17 @@ for size in "${SIZES[@]}"; do
     # half of a 4 GB file's cached pages within 30 s), and a run that reads from the disk
     # measures the disk. Both tools read the same copy.
     run_dir=$DIR
-    ram=""
     if [ -n "$RAM_DIR" ] && [ -d "$RAM_DIR" ] && [ -w "$RAM_DIR" ]; then
         free_kb=$(df -Pk "$RAM_DIR" | awk 'NR == 2 {print $4}')
         # Room for the capture, its outputs and 512 MB to spare.
         if [ "${free_kb:-0}" -gt $((bytes / 1024 * 11 / 10 + 512 * 1024)) ]; then
-            ram=$(mktemp -d "$RAM_DIR/lifecycle-bench.XXXXXX")
-            RAM_TMP=$ram
-            cp "$cap" "$ram/"
-            run_dir=$ram
-            echo "== $size MB: timed runs read $ram (RAM)" >&2
+            RAM_TMP=$(mktemp -d "$RAM_DIR/lifecycle-bench.XXXXXX")
+            cp "$cap" "$RAM_TMP/"
+            run_dir=$RAM_TMP
+            echo "== $size MB: timed runs read $RAM_TMP (RAM)" >&2
         fi
     fi
-    if [ -z "$ram" ]; then
+    if [ -z "$RAM_TMP" ]; then
         echo "== $size MB: timed runs read $cap (RAM_DIR empty, missing or without room)" >&2
         # Warm the page cache so the first timed tool does not pay for the disk.
         cat "$cap" >/dev/null
@@ -235,8 +233,8 @@ for size in "${SIZES[@]}"; do
         run_tool tshark "$size" 1 tshark -n -r "$rcap" -T fields \
             -e dns.qry.name -e tls.handshake.extensions_server_name -e http.request.uri
     fi
-    if [ -n "$ram" ]; then
-        rm -rf "$ram"
+    if [ -n "$RAM_TMP" ]; then
+        rm -rf "$RAM_TMP"
         RAM_TMP=""
     fi
     packets=$(sed -n 's/.*packets=\([0-9]*\).*/\1/p' "$DIR/floor-$size.stdout")
