@@ -9,7 +9,8 @@
 //! 1. a finished connection (or the finished exchanges of a live one gone idle) whose first
 //!    packet is before the watermark becomes request rows
 //!    (its DNS lookup and ARP wait are joined then: both are over by its first packet);
-//! 2. requests that start more than [`LOOKBACK_MS`] before the watermark get their ids, in
+//! 2. requests that start more than [`LOOKBACK_MS`] before the watermark (longer while a
+//!    retransmitted lookup can still be joined) get their ids, in
 //!    start order, and are grouped into navigations (no connection released later can have a
 //!    request that starts earlier: its DNS and ARP lookbacks are capped);
 //! 3. a navigation whose client has been quiet for the idle gap is closed, summarised and
@@ -41,11 +42,23 @@ use std::net::{IpAddr, Ipv4Addr};
 /// within a millisecond of the answer; prefetched or long-cached answers are not on the
 /// connection's critical path.)
 pub const DNS_JOIN_WINDOW_MS: f64 = 2_000.0;
-/// Longest time from a joined lookup's first query to the connection's first packet.
+/// Longest time from a joined lookup's first query to the connection's first packet, for a
+/// lookup answered within [`UNANSWERED_TIMEOUT_MS`] of its first query (the usual case).
 const DNS_LOOKBACK_MS: f64 = DNS_JOIN_WINDOW_MS + UNANSWERED_TIMEOUT_MS;
+/// Longest lookup (first query to answer) that can be a connection's DNS phase. A query
+/// retransmitted with the same id stays one lookup while the client keeps asking within
+/// [`UNANSWERED_TIMEOUT_MS`], so a failing resolver's lookup can take tens of seconds:
+/// glibc's defaults (2 attempts of 5 s per server, up to 3 servers) give up after 30 s.
+/// Longer lookups are in the `dns` table but not joined (the watermark's lookback stays
+/// finite).
+const MAX_JOINED_LOOKUP_MS: f64 = 60_000.0;
+/// [`DNS_LOOKBACK_MS`] for the longest joinable lookup: the lookback while such a lookup
+/// can still be joined (see [`Correlator::lookback_at`]).
+const DNS_LOOKBACK_MAX_MS: f64 = DNS_JOIN_WINDOW_MS + MAX_JOINED_LOOKUP_MS;
 /// Longest time from the ARP request that held a first packet back to that packet.
 const ARP_LOOKBACK_MS: f64 = 10_000.0;
-/// A request starts at most this long before its connection's first packet.
+/// A request starts at most this long before its connection's first packet, unless a lookup
+/// longer than [`UNANSWERED_TIMEOUT_MS`] is joinable ([`Correlator::lookback_at`]).
 pub const LOOKBACK_MS: f64 = DNS_LOOKBACK_MS + ARP_LOOKBACK_MS;
 /// Packets held back by ARP leave right after the reply; a reply this close before the first
 /// packet held it.
@@ -160,6 +173,9 @@ pub struct Correlator {
     dns_index: FxHashMap<(IpAddr, IpAddr), Vec<(Timestamp, u64)>>,
     /// The same entries by answer time, oldest first, to drop them once too old to join.
     dns_expiry: BinaryHeap<DnsExpiry>,
+    /// Indexed lookups answered more than [`UNANSWERED_TIMEOUT_MS`] after their first query
+    /// (retransmitted), as (answer, first query): they lengthen the lookback while joinable.
+    long_lookups: Vec<(Timestamp, Timestamp)>,
     /// Lookups not yet written, in the table's order.
     dns_pending: BTreeSet<DnsKey>,
     /// Each of them by arrival number, with the navigation of the first request that used
@@ -193,6 +209,7 @@ impl Correlator {
             conn_state: FxHashMap::default(),
             dns_index: FxHashMap::default(),
             dns_expiry: BinaryHeap::new(),
+            long_lookups: Vec::new(),
             dns_pending: BTreeSet::new(),
             dns_rows: FxHashMap::default(),
             dns_seq: 0,
@@ -250,6 +267,9 @@ impl Correlator {
             && !l.unsolicited
             && !l.addresses.is_empty()
         {
+            if resp.ms_since(l.query_time) > UNANSWERED_TIMEOUT_MS {
+                self.long_lookups.push((resp, l.query_time));
+            }
             for a in &l.addresses {
                 let key = (l.client_ip, *a);
                 self.dns_index.entry(key).or_default().push((resp, seq));
@@ -293,8 +313,27 @@ impl Correlator {
         self.release(None, sink);
     }
 
+    /// How long before the watermark `t` a request released later can start:
+    /// [`LOOKBACK_MS`], or longer while a lookup that took longer than
+    /// [`UNANSWERED_TIMEOUT_MS`] can still be joined (a connection not yet handed over, whose
+    /// first packet is at `t` or later, can have its request start at that lookup's first
+    /// query). A lookup still in its tracker needs nothing here: the watermark is held at
+    /// its first query.
+    fn lookback_at(&mut self, t: Timestamp) -> f64 {
+        let join_from = t.add_ms(-DNS_JOIN_WINDOW_MS);
+        self.long_lookups.retain(|(resp, _)| *resp >= join_from);
+        let dns = self
+            .long_lookups
+            .iter()
+            .map(|(_, query)| t.ms_since(*query))
+            .fold(DNS_LOOKBACK_MS, f64::max)
+            .min(DNS_LOOKBACK_MAX_MS);
+        dns + ARP_LOOKBACK_MS
+    }
+
     fn release(&mut self, w: Option<Watermark>, sink: &mut dyn RowSink) {
         let first_packet = w.map(|w| w.first_packet);
+        let lookback = first_packet.map_or(LOOKBACK_MS, |t| self.lookback_at(t));
         // 1. Connections whose first packet is before the watermark become requests.
         while let Some(entry) = self.outcomes.first_entry() {
             if first_packet.is_some_and(|t| entry.key().0 > t) {
@@ -305,7 +344,7 @@ impl Correlator {
             self.make_requests(&mut o);
         }
         // 2. Requests no later connection can precede get ids, in start order.
-        let req_upto = first_packet.map(|t| t.add_ms(-LOOKBACK_MS));
+        let req_upto = first_packet.map(|t| t.add_ms(-lookback));
         while let Some(entry) = self.requests.first_entry() {
             if req_upto.is_some_and(|t| entry.key().0 > t) {
                 break;
@@ -377,22 +416,20 @@ impl Correlator {
                     }
                 }
             }
-            let arp_from = t.add_ms(-LOOKBACK_MS);
+            let arp_from = t.add_ms(-lookback);
             self.arp.retain(|_, v| {
                 v.retain(|(_, rep)| *rep >= arp_from);
                 !v.is_empty()
             });
             let oldest_dns = self.dns_pending.first().map(|k| k.0);
-            let keep_from = oldest_dns
-                .map_or(t, |q| q.min(t))
-                .add_ms(-LOOKBACK_MS - gap);
+            let keep_from = oldest_dns.map_or(t, |q| q.min(t)).add_ms(-lookback - gap);
             while let Some(e) = self.recent.first_entry() {
                 if e.get().2 >= keep_from || self.navs.contains_key(e.key()) {
                     break;
                 }
                 e.remove();
             }
-            let dhcp_from = t.add_ms(-DHCP_WINDOW_MS - DHCP_HOLD_MS - LOOKBACK_MS);
+            let dhcp_from = t.add_ms(-DHCP_WINDOW_MS - DHCP_HOLD_MS - lookback);
             self.dhcp
                 .retain(|(d, _)| d.ack_time.is_none_or(|a| a >= dhcp_from));
         }
@@ -424,13 +461,15 @@ impl Correlator {
             .filter(|(resp, _)| *resp <= syn && syn.ms_since(*resp) <= DNS_JOIN_WINDOW_MS)
             .max()?;
         let l = self.joinable(*seq)?;
-        (o.first_ts.ms_since(l.query_time) <= DNS_LOOKBACK_MS).then_some(*seq)
+        (o.first_ts.ms_since(l.query_time) <= DNS_LOOKBACK_MAX_MS).then_some(*seq)
     }
 
     /// An indexed lookup, read where it waits to be written. A join never needs a written
-    /// one: its query is at most [`DNS_LOOKBACK_MS`] before the connection's first packet,
-    /// which holds the watermark back until the connection's outcome is here, and a lookup
-    /// is written only once the watermark is [`LOOKBACK_MS`] and the idle gap past its query.
+    /// one: the connection's first packet holds the watermark back until its outcome is
+    /// here; the lookup was answered at most [`DNS_JOIN_WINDOW_MS`] before that packet; and
+    /// a lookup is written only once the watermark is the lookback and the idle gap past its
+    /// query, where the lookback covers every lookup answered that recently
+    /// ([`Self::lookback_at`]).
     fn joinable(&self, seq: u64) -> Option<&DnsLookup> {
         self.dns_rows.get(&seq).map(|(l, _)| l)
     }

@@ -326,6 +326,85 @@ fn dns_answer(id: u16, name: &str, addr: [u8; 4]) -> Vec<u8> {
     r
 }
 
+/// A failing resolver: the client asks four times over 24 s (same id, as glibc retries) and
+/// the answer comes 26 s after the first query; the connection follows at once. The lookup
+/// is the request's DNS phase (not a cached answer), whether one thread or two read it.
+/// Fails with the join bound of 12 s, and with that bound's fixed lookback for releasing
+/// rows (the lookup is written before the connection's outcome arrives).
+#[test]
+fn slow_resolver_lookup_is_the_dns_phase() {
+    const RESOLVER: [u8; 4] = [10, 0, 0, 53];
+    let (_d, p) = capture("slowdns.pcap", |w| {
+        let name = "slow.example";
+        for i in 0..4 {
+            if i > 0 {
+                w.pause(8_000_000);
+            }
+            w.udp(C, 5300, RESOLVER, 53, &dns_query(0x77, name));
+        }
+        // The last query 24 s after the first; the answer 2 s later.
+        w.pause(2_000_000);
+        w.udp(RESOLVER, 53, C, 5300, &dns_answer(0x77, name, S));
+        w.tcp(C, 40010, S, 80, 1000, 0, SYN, &[]);
+        w.tcp(S, 80, C, 40010, 5000, 1001, SYN_ACK, &[]);
+        w.tcp(C, 40010, S, 80, 1001, 5001, ACK, &[]);
+        let req = b"GET / HTTP/1.1\r\nHost: slow.example\r\n\r\n";
+        w.tcp(C, 40010, S, 80, 1001, 5001, PSH_ACK, req);
+        // The server thinks for 8 s: the lookup reaches the correlator while the connection
+        // is still open, so the lookup must wait there to be joined.
+        w.pause(8_000_000);
+        let resp = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+        let c2 = 1001 + req.len() as u32;
+        w.tcp(S, 80, C, 40010, 5001, c2, PSH_ACK, resp);
+        let s2 = 5001 + resp.len() as u32;
+        w.tcp(C, 40010, S, 80, c2, s2, 0x11, &[]);
+        w.tcp(S, 80, C, 40010, s2, c2 + 1, 0x11, &[]);
+        w.tcp(C, 40010, S, 80, c2 + 1, s2 + 1, ACK, &[]);
+    });
+    for threads in ["1", "2"] {
+        let out = p.with_extension(format!("t{threads}"));
+        let o = Command::new(env!("CARGO_BIN_EXE_lifecycle"))
+            .args([
+                "analyze",
+                "--quiet",
+                "--format",
+                "csv",
+                "--threads",
+                threads,
+            ])
+            .arg("--out")
+            .arg(&out)
+            .arg(&p)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{o:?}");
+        let table = |t: &str| std::fs::read_to_string(out.join(format!("{t}.csv"))).unwrap();
+        let field = |text: &str, col: &str| -> String {
+            let mut lines = text.lines();
+            let head: Vec<&str> = lines.next().unwrap().split(',').collect();
+            let row: Vec<&str> = lines.next().unwrap().split(',').collect();
+            let i = head.iter().position(|h| *h == col).unwrap();
+            row[i].to_string()
+        };
+        let (dns, requests) = (table("dns"), table("requests"));
+        assert_eq!(dns.lines().count(), 2, "{dns}");
+        assert_eq!(field(&dns, "retransmits"), "3", "{dns}");
+        assert_eq!(requests.lines().count(), 2, "{requests}");
+        assert_eq!(field(&requests, "dns_cached"), "false", "{requests}");
+        let ms: f64 = field(&requests, "dns_ms").parse().unwrap();
+        assert!(
+            (26_000.0..26_001.0).contains(&ms),
+            "dns_ms {ms}: {requests}"
+        );
+        // The request starts at the first query.
+        assert_eq!(
+            field(&requests, "start_time"),
+            field(&dns, "query_time"),
+            "{requests}\n{dns}"
+        );
+    }
+}
+
 /// `sessions` page loads, one every 700 ms of capture time, from 50 clients to 20 servers:
 /// DNS lookup, handshake, one HTTP GET, then FIN; every tenth connection is left open
 /// (kept alive, never closed), as browsers and abandoned sessions leave them.
