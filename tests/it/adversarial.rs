@@ -326,24 +326,80 @@ fn dns_answer(id: u16, name: &str, addr: [u8; 4]) -> Vec<u8> {
     r
 }
 
+/// One HTTP GET on a new connection from `client:port` to `server:80`, closed with FINs
+/// (about 1 ms of capture time).
+fn http_get(
+    w: &mut PcapWriter<std::io::BufWriter<std::fs::File>>,
+    client: [u8; 4],
+    port: u16,
+    server: [u8; 4],
+    host: &str,
+) {
+    w.tcp(client, port, server, 80, 1000, 0, SYN, &[]);
+    w.tcp(server, 80, client, port, 5000, 1001, SYN_ACK, &[]);
+    w.tcp(client, port, server, 80, 1001, 5001, ACK, &[]);
+    let req = format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n");
+    w.tcp(
+        client,
+        port,
+        server,
+        80,
+        1001,
+        5001,
+        PSH_ACK,
+        req.as_bytes(),
+    );
+    let resp = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    let c2 = 1001 + req.len() as u32;
+    w.tcp(server, 80, client, port, 5001, c2, PSH_ACK, resp);
+    let s2 = 5001 + resp.len() as u32;
+    w.tcp(client, port, server, 80, c2, s2, 0x11, &[]);
+    w.tcp(server, 80, client, port, s2, c2 + 1, 0x11, &[]);
+    w.tcp(client, port, server, 80, c2 + 1, s2 + 1, ACK, &[]);
+}
+
 /// A failing resolver: the client asks four times over 24 s (same id, as glibc retries) and
-/// the answer comes 26 s after the first query; the connection follows at once. The lookup
-/// is the request's DNS phase (not a cached answer), whether one thread or two read it.
-/// Fails with the join bound of 12 s, and with that bound's fixed lookback for releasing
-/// rows (the lookup is written before the connection's outcome arrives).
+/// the answer comes 26 s after the first query; the connection follows at once and its
+/// server thinks for 8 s. Meanwhile another client loads a page every second. The lookup is
+/// the request's DNS phase (not a cached answer), and the tables are the same released while
+/// reading or all at once, with one thread or two. Fails with the former 12 s join bound,
+/// and with its fixed lookback for releasing rows (the lookup is written before the
+/// connection's outcome arrives).
 #[test]
 fn slow_resolver_lookup_is_the_dns_phase() {
     const RESOLVER: [u8; 4] = [10, 0, 0, 53];
+    const OTHER: [u8; 4] = [10, 0, 0, 9];
     let (_d, p) = capture("slowdns.pcap", |w| {
         let name = "slow.example";
+        let mut port = 41_000;
+        // The other client: a lookup and a page load, then a quiet second.
+        let mut other = |w: &mut PcapWriter<_>| {
+            let host = format!("p{port}.example");
+            w.udp(OTHER, port, RESOLVER, 53, &dns_query(port, &host));
+            w.pause(2_000);
+            w.udp(
+                RESOLVER,
+                53,
+                OTHER,
+                port,
+                &dns_answer(port, &host, [10, 0, 1, 1]),
+            );
+            http_get(w, OTHER, port, [10, 0, 1, 1], &host);
+            port += 1;
+            w.pause(1_000_000);
+        };
         for i in 0..4 {
             if i > 0 {
-                w.pause(8_000_000);
+                for _ in 0..8 {
+                    other(w);
+                }
             }
             w.udp(C, 5300, RESOLVER, 53, &dns_query(0x77, name));
         }
         // The last query 24 s after the first; the answer 2 s later.
-        w.pause(2_000_000);
+        for _ in 0..2 {
+            other(w);
+        }
         w.udp(RESOLVER, 53, C, 5300, &dns_answer(0x77, name, S));
         w.tcp(C, 40010, S, 80, 1000, 0, SYN, &[]);
         w.tcp(S, 80, C, 40010, 5000, 1001, SYN_ACK, &[]);
@@ -352,7 +408,9 @@ fn slow_resolver_lookup_is_the_dns_phase() {
         w.tcp(C, 40010, S, 80, 1001, 5001, PSH_ACK, req);
         // The server thinks for 8 s: the lookup reaches the correlator while the connection
         // is still open, so the lookup must wait there to be joined.
-        w.pause(8_000_000);
+        for _ in 0..8 {
+            other(w);
+        }
         let resp = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
         let c2 = 1001 + req.len() as u32;
         w.tcp(S, 80, C, 40010, 5001, c2, PSH_ACK, resp);
@@ -360,49 +418,48 @@ fn slow_resolver_lookup_is_the_dns_phase() {
         w.tcp(C, 40010, S, 80, c2, s2, 0x11, &[]);
         w.tcp(S, 80, C, 40010, s2, c2 + 1, 0x11, &[]);
         w.tcp(C, 40010, S, 80, c2 + 1, s2 + 1, ACK, &[]);
+        for _ in 0..30 {
+            other(w);
+        }
     });
-    for threads in ["1", "2"] {
-        let out = p.with_extension(format!("t{threads}"));
-        let o = Command::new(env!("CARGO_BIN_EXE_lifecycle"))
-            .args([
-                "analyze",
-                "--quiet",
-                "--format",
-                "csv",
-                "--threads",
-                threads,
-            ])
-            .arg("--out")
-            .arg(&out)
-            .arg(&p)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{o:?}");
-        let table = |t: &str| std::fs::read_to_string(out.join(format!("{t}.csv"))).unwrap();
-        let field = |text: &str, col: &str| -> String {
-            let mut lines = text.lines();
-            let head: Vec<&str> = lines.next().unwrap().split(',').collect();
-            let row: Vec<&str> = lines.next().unwrap().split(',').collect();
-            let i = head.iter().position(|h| *h == col).unwrap();
-            row[i].to_string()
-        };
-        let (dns, requests) = (table("dns"), table("requests"));
-        assert_eq!(dns.lines().count(), 2, "{dns}");
-        assert_eq!(field(&dns, "retransmits"), "3", "{dns}");
-        assert_eq!(requests.lines().count(), 2, "{requests}");
-        assert_eq!(field(&requests, "dns_cached"), "false", "{requests}");
-        let ms: f64 = field(&requests, "dns_ms").parse().unwrap();
-        assert!(
-            (26_000.0..26_001.0).contains(&ms),
-            "dns_ms {ms}: {requests}"
-        );
-        // The request starts at the first query.
-        assert_eq!(
-            field(&requests, "start_time"),
-            field(&dns, "query_time"),
-            "{requests}\n{dns}"
-        );
-    }
+    let streamed = library_tables(&p, true);
+    assert_eq!(
+        streamed,
+        library_tables(&p, false),
+        "streamed vs all at once"
+    );
+    let table = |tables: &[(String, String)], t: &str| {
+        let name = format!("{t}.csv");
+        tables
+            .iter()
+            .find(|(n, _)| *n == name || n == t)
+            .unwrap()
+            .1
+            .clone()
+    };
+    let one = cli_tables(&[p.as_path()], 1, None);
+    assert_eq!(one, cli_tables(&[p.as_path()], 2, None), "1 vs 2 threads");
+    // The row of `slow.example` (the first by start time, and by first query).
+    let field = |text: &str, col: &str| -> String {
+        let mut lines = text.lines();
+        let head: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let row: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let i = head.iter().position(|h| *h == col).unwrap();
+        row[i].to_string()
+    };
+    let (dns, requests) = (table(&one, "dns"), table(&one, "requests"));
+    assert_eq!(field(&dns, "qname"), "slow.example", "{dns}");
+    assert_eq!(field(&dns, "retransmits"), "3", "{dns}");
+    assert_eq!(field(&requests, "host"), "slow.example", "{requests}");
+    assert_eq!(field(&requests, "dns_cached"), "false", "{requests}");
+    let ms: f64 = field(&requests, "dns_ms").parse().unwrap();
+    assert!(
+        (26_000.0..26_100.0).contains(&ms),
+        "dns_ms {ms}: {requests}"
+    );
+    // The request starts at the first query; the other client's 64 loads are all there.
+    assert_eq!(field(&requests, "start_time"), field(&dns, "query_time"));
+    assert_eq!(requests.lines().count(), 1 + 1 + 64, "{requests}");
 }
 
 /// `sessions` page loads, one every 700 ms of capture time, from 50 clients to 20 servers:
