@@ -174,8 +174,14 @@ pub struct Correlator {
     /// The same entries by answer time, oldest first, to drop them once too old to join.
     dns_expiry: BinaryHeap<DnsExpiry>,
     /// Indexed lookups answered more than [`UNANSWERED_TIMEOUT_MS`] after their first query
-    /// (retransmitted), as (answer, first query): they lengthen the lookback while joinable.
+    /// (retransmitted), as (answer, first query), and unanswered lookups, as (the last answer
+    /// time of a lookup that can chain to them, query): they lengthen the lookback while a
+    /// connection can still join them.
     long_lookups: Vec<(Timestamp, Timestamp)>,
+    /// Unanswered lookups not yet written, by (client, type, name hash), as (query, arrival):
+    /// the earlier attempts of a client that asked again with a new id
+    /// ([`Self::attempts_before`]).
+    unanswered: FxHashMap<(IpAddr, u16, u64), Vec<(Timestamp, u64)>>,
     /// Lookups not yet written, in the table's order.
     dns_pending: BTreeSet<DnsKey>,
     /// Each of them by arrival number, with the navigation of the first request that used
@@ -210,6 +216,7 @@ impl Correlator {
             dns_index: FxHashMap::default(),
             dns_expiry: BinaryHeap::new(),
             long_lookups: Vec::new(),
+            unanswered: FxHashMap::default(),
             dns_pending: BTreeSet::new(),
             dns_rows: FxHashMap::default(),
             dns_seq: 0,
@@ -278,6 +285,14 @@ impl Correlator {
                     value: key,
                 });
             }
+        }
+        if l.response_time.is_none() && !l.unsolicited {
+            self.unanswered
+                .entry(attempt_key(&l))
+                .or_default()
+                .push((l.query_time, seq));
+            self.long_lookups
+                .push((l.query_time.add_ms(MAX_JOINED_LOOKUP_MS), l.query_time));
         }
         self.dns_pending.insert((
             l.query_time,
@@ -393,6 +408,15 @@ impl Correlator {
             let Some((l, served)) = self.dns_rows.remove(&key.5) else {
                 continue;
             };
+            if l.response_time.is_none() && !l.unsolicited {
+                let k = attempt_key(&l);
+                if let Some(v) = self.unanswered.get_mut(&k) {
+                    v.retain(|(_, seq)| *seq != key.5);
+                    if v.is_empty() {
+                        self.unanswered.remove(&k);
+                    }
+                }
+            }
             let nav = served.or_else(|| self.nav_at(l.client_ip, l.query_time));
             sink.dns(l, nav);
         }
@@ -474,9 +498,53 @@ impl Correlator {
         self.dns_rows.get(&seq).map(|(l, _)| l)
     }
 
+    /// The earlier attempts of a joined lookup `l`: unanswered lookups of the same client,
+    /// name and type, each asked at most [`UNANSWERED_TIMEOUT_MS`] before the next (a client
+    /// that gives up on a query and asks again with a new id, as Chromium's resolver does,
+    /// possibly of another server). Returns the first attempt's query time and the number
+    /// of transmissions before `l`'s, or `None` when `l` was the first attempt. The chain
+    /// reaches back at most [`MAX_JOINED_LOOKUP_MS`] from the answer, which the lookback
+    /// covers while `l` can be joined.
+    fn attempts_before(&self, l: &DnsLookup) -> Option<(Timestamp, u32)> {
+        let resp = l.response_time?;
+        let v = self.unanswered.get(&attempt_key(l))?;
+        let (mut start, mut attempts) = (l.query_time, 0u32);
+        loop {
+            let prev = v
+                .iter()
+                .filter(|(q, _)| {
+                    *q < start
+                        && start.ms_since(*q) <= UNANSWERED_TIMEOUT_MS
+                        && resp.ms_since(*q) <= MAX_JOINED_LOOKUP_MS
+                })
+                .filter_map(|(q, seq)| {
+                    let (u, _) = self.dns_rows.get(seq)?;
+                    (u.qname == l.qname).then_some((*q, u.retransmits))
+                })
+                .max_by_key(|(q, _)| *q);
+            let Some((q, retransmits)) = prev else {
+                break;
+            };
+            start = q;
+            attempts = attempts.saturating_add(1 + retransmits);
+        }
+        (attempts > 0).then_some((start, attempts))
+    }
+
     fn make_requests(&mut self, o: &mut ConnOutcome) {
         let seq = self.join_dns(o);
-        let lookup = seq.and_then(|s| self.joinable(s));
+        // A lookup after unanswered attempts: the DNS phase starts at the first of them.
+        let chained = seq.and_then(|s| self.joinable(s)).and_then(|l| {
+            let (start, attempts) = self.attempts_before(l)?;
+            let mut c = l.clone();
+            c.query_time = start;
+            c.retransmits = c.retransmits.saturating_add(attempts);
+            c.latency_ms = c.response_time.map(|r| r.ms_since(start));
+            Some(c)
+        });
+        let lookup = chained
+            .as_ref()
+            .or_else(|| seq.and_then(|s| self.joinable(s)));
         let arp = &self.arp;
         let arp_before = |client: &Endpoint, first: Timestamp| -> Option<Timestamp> {
             let IpAddr::V4(ip) = client.ip else {
@@ -733,6 +801,14 @@ fn add_request(n: &mut NavigationRow, r: &RequestRow, end: Timestamp) {
             n.findings.push(f.clone());
         }
     }
+}
+
+/// The key of [`Correlator::unanswered`]: client, query type and a hash of the name (the
+/// name itself is compared when a chain is followed).
+fn attempt_key(l: &DnsLookup) -> (IpAddr, u16, u64) {
+    use std::hash::BuildHasher;
+    let h = rustc_hash::FxBuildHasher.hash_one(l.qname.as_str());
+    (l.client_ip, l.qtype, h)
 }
 
 #[cfg(test)]

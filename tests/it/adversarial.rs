@@ -462,6 +462,126 @@ fn slow_resolver_lookup_is_the_dns_phase() {
     assert_eq!(requests.lines().count(), 1 + 1 + 64, "{requests}");
 }
 
+/// A client that asks again with a new id (as Chromium's resolver does), of another server:
+/// the first attempt is never answered, the second is answered 30 ms after it was sent, 1 s
+/// after the first. The request's DNS phase starts at the first attempt (what the client
+/// waited), with the attempt counted as a retransmission; the `dns` table keeps one row per
+/// attempt. Another client's unanswered query for the same name, and a lookup of another
+/// name, are not part of it. The same with rows released while reading or all at once,
+/// and with one thread or two.
+#[test]
+fn dns_retry_with_a_new_id_is_part_of_the_dns_phase() {
+    dns_retry_case(1, 1_000_000, 0);
+}
+
+/// The same with four unanswered attempts 8 s apart and a server that thinks for 8 s while
+/// another client loads pages: the first attempt is 32 s before the answer, so the rows
+/// wait longer than usual for the connection to join it (fails with the usual lookback).
+#[test]
+fn long_dns_retry_chain_waits_for_its_connection() {
+    dns_retry_case(4, 8_000_000, 8);
+}
+
+/// `attempts` unanswered attempts `gap_us` apart, then one answered 30 ms after it was
+/// sent, `gap_us` after the last; the server thinks for `think_s` seconds.
+fn dns_retry_case(attempts: u16, gap_us: u64, think_s: u32) {
+    const RESOLVER: [u8; 4] = [10, 0, 0, 53];
+    const RESOLVER2: [u8; 4] = [10, 0, 0, 54];
+    const OTHER: [u8; 4] = [10, 0, 0, 9];
+    let name = "retry.example";
+    let (_d, p) = capture("retry.pcap", |w| {
+        let mut port = 41_000;
+        // The other client: a page load, then a quiet second.
+        let mut other = |w: &mut PcapWriter<_>| {
+            http_get(w, OTHER, port, [10, 0, 1, 1], "plain.example");
+            port += 1;
+            w.pause(1_000_000);
+        };
+        w.udp(OTHER, 6000, RESOLVER, 53, &dns_query(0x10, name));
+        w.pause(500_000);
+        for i in 0..attempts {
+            if i > 0 {
+                w.pause(gap_us - 300_000);
+            }
+            w.udp(C, 5301 + i, RESOLVER, 53, &dns_query(0x11 + i, name));
+            w.pause(300_000);
+            if i == 0 {
+                w.udp(C, 5400, RESOLVER, 53, &dns_query(0x40, "other.example"));
+                let a = dns_answer(0x40, "other.example", [10, 0, 1, 2]);
+                w.udp(RESOLVER, 53, C, 5400, &a);
+            }
+        }
+        w.pause(gap_us - 300_000);
+        let id = 0x11 + attempts;
+        w.udp(C, 5399, RESOLVER2, 53, &dns_query(id, name));
+        w.pause(30_000);
+        w.udp(RESOLVER2, 53, C, 5399, &dns_answer(id, name, S));
+        // The connection, its server thinking for `think_s` seconds.
+        w.tcp(C, 40020, S, 80, 1000, 0, SYN, &[]);
+        w.tcp(S, 80, C, 40020, 5000, 1001, SYN_ACK, &[]);
+        w.tcp(C, 40020, S, 80, 1001, 5001, ACK, &[]);
+        let req = format!("GET / HTTP/1.1\r\nHost: {name}\r\n\r\n");
+        w.tcp(C, 40020, S, 80, 1001, 5001, PSH_ACK, req.as_bytes());
+        for _ in 0..think_s {
+            other(w);
+        }
+        let resp = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+        let c2 = 1001 + req.len() as u32;
+        w.tcp(S, 80, C, 40020, 5001, c2, PSH_ACK, resp);
+        let s2 = 5001 + resp.len() as u32;
+        w.tcp(C, 40020, S, 80, c2, s2, 0x11, &[]);
+        w.tcp(S, 80, C, 40020, s2, c2 + 1, 0x11, &[]);
+        w.tcp(C, 40020, S, 80, c2 + 1, s2 + 1, ACK, &[]);
+        for _ in 0..40 {
+            other(w);
+        }
+    });
+    let streamed = library_tables(&p, true);
+    assert_eq!(
+        streamed,
+        library_tables(&p, false),
+        "streamed vs all at once"
+    );
+    let one = cli_tables(&[p.as_path()], 1, None);
+    assert_eq!(one, cli_tables(&[p.as_path()], 2, None), "1 vs 2 threads");
+    let table = |t: &str| {
+        let name = format!("{t}.csv");
+        one.iter().find(|(n, _)| *n == name).unwrap().1.clone()
+    };
+    let rows = |text: &str, col: &str, key: &str, value: &str| -> Vec<String> {
+        let mut lines = text.lines();
+        let head: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let (i, k) = (
+            head.iter().position(|h| *h == col).unwrap(),
+            head.iter().position(|h| *h == key).unwrap(),
+        );
+        lines
+            .map(|l| l.split(',').collect::<Vec<_>>())
+            .filter(|r| r[k] == value)
+            .map(|r| r[i].to_string())
+            .collect()
+    };
+    let (dns, requests) = (table("dns"), table("requests"));
+    // One row per attempt, and the other client's.
+    let rows_of_name = rows(&dns, "txid", "qname", name).len();
+    assert_eq!(rows_of_name, usize::from(attempts) + 2, "{dns}");
+    let req = |col: &str| rows(&requests, col, "client_port", "40020");
+    assert_eq!(req("dns_cached"), ["false"], "{requests}");
+    let ms: f64 = req("dns_ms")[0].parse().unwrap();
+    // From the first attempt (0x11) to the SYN after the answer.
+    let want = (attempts as f64 * gap_us as f64 + 30_000.0) / 1000.0;
+    assert!(
+        (want..want + 1.0).contains(&ms),
+        "dns_ms {ms}, want {want}: {requests}"
+    );
+    let first_query = rows(&dns, "query_time", "txid", &format!("{}", 0x11));
+    assert_eq!(req("start_time"), first_query, "{requests}\n{dns}");
+    // The attempts are the finding's transmissions.
+    let findings = req("finding_details").join(" ");
+    let sent = format!("sent {} times", attempts + 1);
+    assert!(findings.contains(&sent), "{findings}");
+}
+
 /// `sessions` page loads, one every 700 ms of capture time, from 50 clients to 20 servers:
 /// DNS lookup, handshake, one HTTP GET, then FIN; every tenth connection is left open
 /// (kept alive, never closed), as browsers and abandoned sessions leave them.
