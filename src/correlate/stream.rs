@@ -122,6 +122,14 @@ pub struct Watermark {
     pub dns_pending: Option<Timestamp>,
 }
 
+/// An unanswered lookup in [`Correlator::unanswered`]: client, query type, first query,
+/// arrival.
+type Attempt = (IpAddr, u16, Timestamp, u64);
+
+/// Most unanswered attempts a lookup's DNS phase reaches back over (clients give up after a
+/// handful; the bound keeps a flood of queries for one name from making each join slow).
+const MAX_CHAINED_ATTEMPTS: usize = 64;
+
 /// Sort key of the `dns` table: first query time, query frame, response frame, name, type,
 /// then arrival.
 type DnsKey = (Timestamp, u64, Option<u64>, String, u16, u64);
@@ -178,10 +186,10 @@ pub struct Correlator {
     /// time of a lookup that can chain to them, query): they lengthen the lookback while a
     /// connection can still join them.
     long_lookups: Vec<(Timestamp, Timestamp)>,
-    /// Unanswered lookups not yet written, by (client, type, name hash), as (query, arrival):
-    /// the earlier attempts of a client that asked again with a new id
+    /// Unanswered lookups not yet written, by name, as (client, type, query, arrival): the
+    /// earlier attempts of a client that asked again with a new id
     /// ([`Self::attempts_before`]).
-    unanswered: FxHashMap<(IpAddr, u16, u64), Vec<(Timestamp, u64)>>,
+    unanswered: FxHashMap<String, BTreeSet<Attempt>>,
     /// Lookups not yet written, in the table's order.
     dns_pending: BTreeSet<DnsKey>,
     /// Each of them by arrival number, with the navigation of the first request that used
@@ -287,10 +295,12 @@ impl Correlator {
             }
         }
         if l.response_time.is_none() && !l.unsolicited {
-            self.unanswered
-                .entry(attempt_key(&l))
-                .or_default()
-                .push((l.query_time, seq));
+            self.unanswered.entry(l.qname.clone()).or_default().insert((
+                l.client_ip,
+                l.qtype,
+                l.query_time,
+                seq,
+            ));
             self.long_lookups
                 .push((l.query_time.add_ms(MAX_JOINED_LOOKUP_MS), l.query_time));
         }
@@ -408,13 +418,13 @@ impl Correlator {
             let Some((l, served)) = self.dns_rows.remove(&key.5) else {
                 continue;
             };
-            if l.response_time.is_none() && !l.unsolicited {
-                let k = attempt_key(&l);
-                if let Some(v) = self.unanswered.get_mut(&k) {
-                    v.retain(|(_, seq)| *seq != key.5);
-                    if v.is_empty() {
-                        self.unanswered.remove(&k);
-                    }
+            if l.response_time.is_none()
+                && !l.unsolicited
+                && let Some(v) = self.unanswered.get_mut(&l.qname)
+            {
+                v.remove(&(l.client_ip, l.qtype, l.query_time, key.5));
+                if v.is_empty() {
+                    self.unanswered.remove(&l.qname);
                 }
             }
             let nav = served.or_else(|| self.nav_at(l.client_ip, l.query_time));
@@ -507,25 +517,17 @@ impl Correlator {
     /// covers while `l` can be joined.
     fn attempts_before(&self, l: &DnsLookup) -> Option<(Timestamp, u32)> {
         let resp = l.response_time?;
-        let v = self.unanswered.get(&attempt_key(l))?;
+        let v = self.unanswered.get(&l.qname)?;
+        let from = resp.add_ms(-MAX_JOINED_LOOKUP_MS);
         let (mut start, mut attempts) = (l.query_time, 0u32);
-        loop {
-            let prev = v
-                .iter()
-                .filter(|(q, _)| {
-                    *q < start
-                        && start.ms_since(*q) <= UNANSWERED_TIMEOUT_MS
-                        && resp.ms_since(*q) <= MAX_JOINED_LOOKUP_MS
-                })
-                .filter_map(|(q, seq)| {
-                    let (u, _) = self.dns_rows.get(seq)?;
-                    (u.qname == l.qname).then_some((*q, u.retransmits))
-                })
-                .max_by_key(|(q, _)| *q);
-            let Some((q, retransmits)) = prev else {
+        // Latest first: each attempt within the unanswered timeout of the one after it.
+        let earlier = (l.client_ip, l.qtype, from, 0)..(l.client_ip, l.qtype, l.query_time, 0);
+        for (_, _, q, seq) in v.range(earlier).rev().take(MAX_CHAINED_ATTEMPTS) {
+            if start.ms_since(*q) > UNANSWERED_TIMEOUT_MS {
                 break;
-            };
-            start = q;
+            }
+            start = *q;
+            let retransmits = self.dns_rows.get(seq).map_or(0, |(u, _)| u.retransmits);
             attempts = attempts.saturating_add(1 + retransmits);
         }
         (attempts > 0).then_some((start, attempts))
@@ -801,14 +803,6 @@ fn add_request(n: &mut NavigationRow, r: &RequestRow, end: Timestamp) {
             n.findings.push(f.clone());
         }
     }
-}
-
-/// The key of [`Correlator::unanswered`]: client, query type and a hash of the name (the
-/// name itself is compared when a chain is followed).
-fn attempt_key(l: &DnsLookup) -> (IpAddr, u16, u64) {
-    use std::hash::BuildHasher;
-    let h = rustc_hash::FxBuildHasher.hash_one(l.qname.as_str());
-    (l.client_ip, l.qtype, h)
 }
 
 #[cfg(test)]
