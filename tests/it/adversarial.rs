@@ -326,19 +326,26 @@ fn dns_answer(id: u16, name: &str, addr: [u8; 4]) -> Vec<u8> {
     r
 }
 
-/// One HTTP GET on a new connection from `client:port` to `server:80`, closed with FINs
-/// (about 1 ms of capture time).
-fn http_get(
-    w: &mut PcapWriter<std::io::BufWriter<std::fs::File>>,
-    client: [u8; 4],
-    port: u16,
+type Writer = PcapWriter<std::io::BufWriter<std::fs::File>>;
+
+/// The resolver, and a client other than `C`, of the DNS timing tests.
+const RESOLVER: [u8; 4] = [10, 0, 0, 53];
+const OTHER: [u8; 4] = [10, 0, 0, 9];
+
+/// One HTTP GET on a new connection from `client:port` to `server:80`, closed with FINs;
+/// `meanwhile` writes what happens while the server thinks.
+fn http_get_with(
+    w: &mut Writer,
+    (client, port): ([u8; 4], u16),
     server: [u8; 4],
     host: &str,
+    meanwhile: &mut dyn FnMut(&mut Writer),
 ) {
     w.tcp(client, port, server, 80, 1000, 0, SYN, &[]);
     w.tcp(server, 80, client, port, 5000, 1001, SYN_ACK, &[]);
     w.tcp(client, port, server, 80, 1001, 5001, ACK, &[]);
     let req = format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n");
+    let c2 = 1001 + req.len() as u32;
     w.tcp(
         client,
         port,
@@ -349,13 +356,51 @@ fn http_get(
         PSH_ACK,
         req.as_bytes(),
     );
+    meanwhile(w);
     let resp = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
-    let c2 = 1001 + req.len() as u32;
     w.tcp(server, 80, client, port, 5001, c2, PSH_ACK, resp);
     let s2 = 5001 + resp.len() as u32;
     w.tcp(client, port, server, 80, c2, s2, 0x11, &[]);
     w.tcp(server, 80, client, port, s2, c2 + 1, 0x11, &[]);
     w.tcp(client, port, server, 80, c2 + 1, s2 + 1, ACK, &[]);
+}
+
+/// [`http_get_with`] answered at once (about 1 ms of capture time).
+fn http_get(w: &mut Writer, client: [u8; 4], port: u16, server: [u8; 4], host: &str) {
+    http_get_with(w, (client, port), server, host, &mut |_| {});
+}
+
+/// The CSV tables of `p` (one thread), checked to be the same released while reading or
+/// all at once, and with one thread or two.
+fn tables_any_way(p: &Path) -> Vec<(String, String)> {
+    let streamed = library_tables(p, true);
+    assert_eq!(
+        streamed,
+        library_tables(p, false),
+        "streamed vs all at once"
+    );
+    let one = cli_tables(&[p], 1, None);
+    assert_eq!(one, cli_tables(&[p], 2, None), "1 vs 2 threads");
+    one
+}
+
+/// A column of the rows of a CSV table whose column `key` is `value`.
+fn column_where(text: &str, col: &str, key: &str, value: &str) -> Vec<String> {
+    let mut lines = text.lines();
+    let head: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let i = head.iter().position(|h| *h == col).unwrap();
+    let k = head.iter().position(|h| *h == key).unwrap();
+    lines
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .filter(|r| r[k] == value)
+        .map(|r| r[i].to_string())
+        .collect()
+}
+
+/// A CSV table by name.
+fn table_of(tables: &[(String, String)], t: &str) -> String {
+    let name = format!("{t}.csv");
+    tables.iter().find(|(n, _)| *n == name).unwrap().1.clone()
 }
 
 /// A failing resolver: the client asks four times over 24 s (same id, as glibc retries) and
@@ -367,13 +412,11 @@ fn http_get(
 /// connection's outcome arrives).
 #[test]
 fn slow_resolver_lookup_is_the_dns_phase() {
-    const RESOLVER: [u8; 4] = [10, 0, 0, 53];
-    const OTHER: [u8; 4] = [10, 0, 0, 9];
+    let name = "slow.example";
     let (_d, p) = capture("slowdns.pcap", |w| {
-        let name = "slow.example";
         let mut port = 41_000;
         // The other client: a lookup and a page load, then a quiet second.
-        let mut other = |w: &mut PcapWriter<_>| {
+        let mut other = |w: &mut Writer| {
             let host = format!("p{port}.example");
             w.udp(OTHER, port, RESOLVER, 53, &dns_query(port, &host));
             w.pause(2_000);
@@ -401,64 +444,34 @@ fn slow_resolver_lookup_is_the_dns_phase() {
             other(w);
         }
         w.udp(RESOLVER, 53, C, 5300, &dns_answer(0x77, name, S));
-        w.tcp(C, 40010, S, 80, 1000, 0, SYN, &[]);
-        w.tcp(S, 80, C, 40010, 5000, 1001, SYN_ACK, &[]);
-        w.tcp(C, 40010, S, 80, 1001, 5001, ACK, &[]);
-        let req = b"GET / HTTP/1.1\r\nHost: slow.example\r\n\r\n";
-        w.tcp(C, 40010, S, 80, 1001, 5001, PSH_ACK, req);
         // The server thinks for 8 s: the lookup reaches the correlator while the connection
         // is still open, so the lookup must wait there to be joined.
-        for _ in 0..8 {
-            other(w);
-        }
-        let resp = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
-        let c2 = 1001 + req.len() as u32;
-        w.tcp(S, 80, C, 40010, 5001, c2, PSH_ACK, resp);
-        let s2 = 5001 + resp.len() as u32;
-        w.tcp(C, 40010, S, 80, c2, s2, 0x11, &[]);
-        w.tcp(S, 80, C, 40010, s2, c2 + 1, 0x11, &[]);
-        w.tcp(C, 40010, S, 80, c2 + 1, s2 + 1, ACK, &[]);
+        http_get_with(w, (C, 40010), S, name, &mut |w| {
+            for _ in 0..8 {
+                other(w);
+            }
+        });
         for _ in 0..30 {
             other(w);
         }
     });
-    let streamed = library_tables(&p, true);
+    let tables = tables_any_way(&p);
+    let (dns, requests) = (table_of(&tables, "dns"), table_of(&tables, "requests"));
     assert_eq!(
-        streamed,
-        library_tables(&p, false),
-        "streamed vs all at once"
+        column_where(&dns, "retransmits", "qname", name),
+        ["3"],
+        "{dns}"
     );
-    let table = |tables: &[(String, String)], t: &str| {
-        let name = format!("{t}.csv");
-        tables
-            .iter()
-            .find(|(n, _)| *n == name || n == t)
-            .unwrap()
-            .1
-            .clone()
-    };
-    let one = cli_tables(&[p.as_path()], 1, None);
-    assert_eq!(one, cli_tables(&[p.as_path()], 2, None), "1 vs 2 threads");
-    // The row of `slow.example` (the first by start time, and by first query).
-    let field = |text: &str, col: &str| -> String {
-        let mut lines = text.lines();
-        let head: Vec<&str> = lines.next().unwrap().split(',').collect();
-        let row: Vec<&str> = lines.next().unwrap().split(',').collect();
-        let i = head.iter().position(|h| *h == col).unwrap();
-        row[i].to_string()
-    };
-    let (dns, requests) = (table(&one, "dns"), table(&one, "requests"));
-    assert_eq!(field(&dns, "qname"), "slow.example", "{dns}");
-    assert_eq!(field(&dns, "retransmits"), "3", "{dns}");
-    assert_eq!(field(&requests, "host"), "slow.example", "{requests}");
-    assert_eq!(field(&requests, "dns_cached"), "false", "{requests}");
-    let ms: f64 = field(&requests, "dns_ms").parse().unwrap();
+    let req = |col: &str| column_where(&requests, col, "client_port", "40010");
+    assert_eq!(req("dns_cached"), ["false"], "{requests}");
+    let ms: f64 = req("dns_ms")[0].parse().unwrap();
     assert!(
         (26_000.0..26_100.0).contains(&ms),
         "dns_ms {ms}: {requests}"
     );
     // The request starts at the first query; the other client's 64 loads are all there.
-    assert_eq!(field(&requests, "start_time"), field(&dns, "query_time"));
+    let first_query = column_where(&dns, "query_time", "qname", name);
+    assert_eq!(req("start_time"), first_query);
     assert_eq!(requests.lines().count(), 1 + 1 + 64, "{requests}");
 }
 
@@ -485,14 +498,12 @@ fn long_dns_retry_chain_waits_for_its_connection() {
 /// `attempts` unanswered attempts `gap_us` apart, then one answered 30 ms after it was
 /// sent, `gap_us` after the last; the server thinks for `think_s` seconds.
 fn dns_retry_case(attempts: u16, gap_us: u64, think_s: u32) {
-    const RESOLVER: [u8; 4] = [10, 0, 0, 53];
     const RESOLVER2: [u8; 4] = [10, 0, 0, 54];
-    const OTHER: [u8; 4] = [10, 0, 0, 9];
     let name = "retry.example";
     let (_d, p) = capture("retry.pcap", |w| {
         let mut port = 41_000;
         // The other client: a page load, then a quiet second.
-        let mut other = |w: &mut PcapWriter<_>| {
+        let mut other = |w: &mut Writer| {
             http_get(w, OTHER, port, [10, 0, 1, 1], "plain.example");
             port += 1;
             w.pause(1_000_000);
@@ -516,56 +527,21 @@ fn dns_retry_case(attempts: u16, gap_us: u64, think_s: u32) {
         w.udp(C, 5399, RESOLVER2, 53, &dns_query(id, name));
         w.pause(30_000);
         w.udp(RESOLVER2, 53, C, 5399, &dns_answer(id, name, S));
-        // The connection, its server thinking for `think_s` seconds.
-        w.tcp(C, 40020, S, 80, 1000, 0, SYN, &[]);
-        w.tcp(S, 80, C, 40020, 5000, 1001, SYN_ACK, &[]);
-        w.tcp(C, 40020, S, 80, 1001, 5001, ACK, &[]);
-        let req = format!("GET / HTTP/1.1\r\nHost: {name}\r\n\r\n");
-        w.tcp(C, 40020, S, 80, 1001, 5001, PSH_ACK, req.as_bytes());
-        for _ in 0..think_s {
-            other(w);
-        }
-        let resp = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
-        let c2 = 1001 + req.len() as u32;
-        w.tcp(S, 80, C, 40020, 5001, c2, PSH_ACK, resp);
-        let s2 = 5001 + resp.len() as u32;
-        w.tcp(C, 40020, S, 80, c2, s2, 0x11, &[]);
-        w.tcp(S, 80, C, 40020, s2, c2 + 1, 0x11, &[]);
-        w.tcp(C, 40020, S, 80, c2 + 1, s2 + 1, ACK, &[]);
+        http_get_with(w, (C, 40020), S, name, &mut |w| {
+            for _ in 0..think_s {
+                other(w);
+            }
+        });
         for _ in 0..40 {
             other(w);
         }
     });
-    let streamed = library_tables(&p, true);
-    assert_eq!(
-        streamed,
-        library_tables(&p, false),
-        "streamed vs all at once"
-    );
-    let one = cli_tables(&[p.as_path()], 1, None);
-    assert_eq!(one, cli_tables(&[p.as_path()], 2, None), "1 vs 2 threads");
-    let table = |t: &str| {
-        let name = format!("{t}.csv");
-        one.iter().find(|(n, _)| *n == name).unwrap().1.clone()
-    };
-    let rows = |text: &str, col: &str, key: &str, value: &str| -> Vec<String> {
-        let mut lines = text.lines();
-        let head: Vec<&str> = lines.next().unwrap().split(',').collect();
-        let (i, k) = (
-            head.iter().position(|h| *h == col).unwrap(),
-            head.iter().position(|h| *h == key).unwrap(),
-        );
-        lines
-            .map(|l| l.split(',').collect::<Vec<_>>())
-            .filter(|r| r[k] == value)
-            .map(|r| r[i].to_string())
-            .collect()
-    };
-    let (dns, requests) = (table("dns"), table("requests"));
+    let tables = tables_any_way(&p);
+    let (dns, requests) = (table_of(&tables, "dns"), table_of(&tables, "requests"));
     // One row per attempt, and the other client's.
-    let rows_of_name = rows(&dns, "txid", "qname", name).len();
+    let rows_of_name = column_where(&dns, "txid", "qname", name).len();
     assert_eq!(rows_of_name, usize::from(attempts) + 2, "{dns}");
-    let req = |col: &str| rows(&requests, col, "client_port", "40020");
+    let req = |col: &str| column_where(&requests, col, "client_port", "40020");
     assert_eq!(req("dns_cached"), ["false"], "{requests}");
     let ms: f64 = req("dns_ms")[0].parse().unwrap();
     // From the first attempt (0x11) to the SYN after the answer.
@@ -574,7 +550,7 @@ fn dns_retry_case(attempts: u16, gap_us: u64, think_s: u32) {
         (want..want + 1.0).contains(&ms),
         "dns_ms {ms}, want {want}: {requests}"
     );
-    let first_query = rows(&dns, "query_time", "txid", &format!("{}", 0x11));
+    let first_query = column_where(&dns, "query_time", "txid", &format!("{}", 0x11));
     assert_eq!(req("start_time"), first_query, "{requests}\n{dns}");
     // The attempts are the finding's transmissions.
     let findings = req("finding_details").join(" ");
