@@ -552,6 +552,12 @@ fn dns_retry_case(attempts: u16, gap_us: u64, think_s: u32) {
     );
     let first_query = column_where(&dns, "query_time", "txid", &format!("{}", 0x11));
     assert_eq!(req("start_time"), first_query, "{requests}\n{dns}");
+    // Every attempt served the request's navigation.
+    let nav = req("navigation_id");
+    for id in 0x11..=0x11 + attempts {
+        let of_attempt = column_where(&dns, "navigation_id", "txid", &id.to_string());
+        assert_eq!(of_attempt, nav, "attempt {id:#x}: {dns}");
+    }
     // The attempts are the finding's transmissions.
     let findings = req("finding_details").join(" ");
     let sent = format!("sent {} times", attempts + 1);
