@@ -195,6 +195,21 @@ impl WeirdLog {
     }
 }
 
+/// Gives back most of a hash map's table after a burst: a map of more than 1,024 slots that
+/// is under a quarter full is shrunk to twice its length. (A hash table never shrinks by
+/// itself, so a burst of lookups or connections kept its memory for the rest of the run.)
+/// The rehash is linear in the length and happens at most once per halving: amortised over
+/// the removals that made room for it.
+pub fn shrink_after_burst<K, V, S>(m: &mut std::collections::HashMap<K, V, S>)
+where
+    K: Eq + std::hash::Hash,
+    S: std::hash::BuildHasher,
+{
+    if m.capacity() > 1024 && m.len() * 4 < m.capacity() {
+        m.shrink_to(m.len() * 2);
+    }
+}
+
 /// An entry of a `BinaryHeap` used as a min-heap (timers, expiry queues): ordered by `key`
 /// alone, reversed, so the earliest key pops first; `value` rides along uncompared. The
 /// comparisons are marked for inlining: a heap of `Reverse` tuples had called an out-of-line
@@ -231,6 +246,26 @@ impl<K: Ord, V> PartialOrd for Earliest<K, V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A map shrinks once under a quarter full (and past 1,024 slots), to twice its length,
+    /// and not otherwise.
+    #[test]
+    fn maps_shrink_after_a_burst_only() {
+        let mut m: std::collections::HashMap<u32, u32> = (0..10_000).map(|i| (i, i)).collect();
+        m.retain(|k, _| *k < 4_000);
+        let cap = m.capacity();
+        shrink_after_burst(&mut m);
+        assert_eq!(m.capacity(), cap, "about 30 % full: kept");
+        m.retain(|k, _| *k < 10);
+        shrink_after_burst(&mut m);
+        assert!(m.capacity() < 64, "{} slots for 10 entries", m.capacity());
+        assert_eq!(m.len(), 10);
+        let mut small: std::collections::HashMap<u32, u32> = (0..800).map(|i| (i, i)).collect();
+        small.clear();
+        let cap = small.capacity();
+        shrink_after_burst(&mut small);
+        assert_eq!(small.capacity(), cap, "1,024 slots or fewer: kept");
+    }
 
     #[test]
     fn rfc3339_digits_match_formatting() {

@@ -28,7 +28,7 @@
 use super::findings::Finding;
 use super::rows::{ConnectionRow, NavigationRow, RequestRow};
 use super::{ConnOutcome, requests_of};
-use crate::base::{Earliest, Timestamp};
+use crate::base::{Earliest, Timestamp, shrink_after_burst};
 use crate::flow::Endpoint;
 use crate::protocol::arp::ArpExchange;
 use crate::protocol::dhcp::DhcpExchange;
@@ -482,6 +482,14 @@ impl Correlator {
             }
             sink.connection(*row);
         }
+        // Tables emptied by a burst give their memory back.
+        shrink_after_burst(&mut self.conn_state);
+        shrink_after_burst(&mut self.dns_index);
+        shrink_after_burst(&mut self.unanswered);
+        shrink_after_burst(&mut self.dns_rows);
+        shrink_after_burst(&mut self.arp);
+        shrink_after_burst(&mut self.open);
+        shrink_after_burst(&mut self.docs);
     }
 
     /// The lookup that gave a connection its server address: the most recent answered lookup

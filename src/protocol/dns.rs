@@ -25,7 +25,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use rustc_hash::FxHashMap;
 
-use crate::base::{Timestamp, Weird};
+use crate::base::{Timestamp, Weird, shrink_after_burst};
 
 /// Questions decoded per message; more (never seen in practice) mark the message incomplete.
 pub const MAX_QUESTIONS: usize = 8;
@@ -1074,6 +1074,7 @@ impl DnsTracker {
             ids.push(id);
         }
         self.emit(ids, out);
+        shrink_after_burst(&mut self.entries);
     }
 
     /// The earliest first query among lookups not yet emitted (the correlator waits for it).
@@ -1626,6 +1627,30 @@ mod tests {
         assert_eq!(w[0].kind, "dns-duplicate-response");
         assert!(w[0].detail.contains("first in frame 71") && !w[0].detail.contains("different"));
         assert!(drain(&mut tr).is_empty());
+    }
+
+    /// A burst of lookups does not keep its table after they are emitted.
+    #[test]
+    fn entries_table_shrinks_after_a_burst() {
+        let (c, s) = (ep(CLIENT, 50804), ep(SERVER, 53));
+        let mut tr = DnsTracker::new();
+        for i in 0..5_000u16 {
+            let mut m = parse(RETX_Q);
+            m.id = i;
+            tr.message(
+                t(100, i64::from(i) * 1000),
+                u64::from(i),
+                c,
+                s,
+                Transport::Udp,
+                m,
+            );
+        }
+        assert!(tr.entries.capacity() >= 5_000);
+        let mut out = Vec::new();
+        tr.expire(t(200, 0), &mut out);
+        assert_eq!(out.len(), 5_000);
+        assert!(tr.entries.capacity() < 64, "{}", tr.entries.capacity());
     }
 
     #[test]
