@@ -181,11 +181,11 @@ pub struct Correlator {
     dns_index: FxHashMap<(IpAddr, IpAddr), Vec<(Timestamp, u64)>>,
     /// The same entries by answer time, oldest first, to drop them once too old to join.
     dns_expiry: BinaryHeap<DnsExpiry>,
-    /// Indexed lookups answered more than [`UNANSWERED_TIMEOUT_MS`] after their first query
-    /// (retransmitted), as (answer, first query), and unanswered lookups, as (the last answer
-    /// time of a lookup that can chain to them, query): they lengthen the lookback while a
-    /// connection can still join them.
-    long_lookups: Vec<(Timestamp, Timestamp)>,
+    /// What lengthens the lookback, as (last answer time at which it can be joined, first
+    /// query): indexed lookups answered more than [`UNANSWERED_TIMEOUT_MS`] after their first
+    /// query (retransmitted), and unanswered lookups a retry can chain to
+    /// ([`Self::lookback_at`]).
+    lookback_holds: Vec<(Timestamp, Timestamp)>,
     /// Unanswered lookups not yet written, by name, as (client, type, query, arrival): the
     /// earlier attempts of a client that asked again with a new id
     /// ([`Self::attempts_before`]).
@@ -223,7 +223,7 @@ impl Correlator {
             conn_state: FxHashMap::default(),
             dns_index: FxHashMap::default(),
             dns_expiry: BinaryHeap::new(),
-            long_lookups: Vec::new(),
+            lookback_holds: Vec::new(),
             unanswered: FxHashMap::default(),
             dns_pending: BTreeSet::new(),
             dns_rows: FxHashMap::default(),
@@ -283,7 +283,7 @@ impl Correlator {
             && !l.addresses.is_empty()
         {
             if resp.ms_since(l.query_time) > UNANSWERED_TIMEOUT_MS {
-                self.long_lookups.push((resp, l.query_time));
+                self.lookback_holds.push((resp, l.query_time));
             }
             for a in &l.addresses {
                 let key = (l.client_ip, *a);
@@ -301,7 +301,7 @@ impl Correlator {
                 l.query_time,
                 seq,
             ));
-            self.long_lookups
+            self.lookback_holds
                 .push((l.query_time.add_ms(MAX_JOINED_LOOKUP_MS), l.query_time));
         }
         self.dns_pending.insert((
@@ -346,9 +346,9 @@ impl Correlator {
     /// its first query.
     fn lookback_at(&mut self, t: Timestamp) -> f64 {
         let join_from = t.add_ms(-DNS_JOIN_WINDOW_MS);
-        self.long_lookups.retain(|(resp, _)| *resp >= join_from);
+        self.lookback_holds.retain(|(until, _)| *until >= join_from);
         let dns = self
-            .long_lookups
+            .lookback_holds
             .iter()
             .map(|(_, query)| t.ms_since(*query))
             .fold(DNS_LOOKBACK_MS, f64::max)
@@ -543,8 +543,9 @@ impl Correlator {
 
     fn make_requests(&mut self, o: &mut ConnOutcome) {
         let seq = self.join_dns(o);
+        let joined = seq.and_then(|s| self.joinable(s));
         // A lookup after unanswered attempts: the DNS phase starts at the first of them.
-        let chained = seq.and_then(|s| self.joinable(s)).and_then(|l| {
+        let chained = joined.and_then(|l| {
             let (start, attempts) = self.attempts_before(l)?;
             let mut c = l.clone();
             c.query_time = start;
@@ -552,9 +553,7 @@ impl Correlator {
             c.latency_ms = c.response_time.map(|r| r.ms_since(start));
             Some(c)
         });
-        let lookup = chained
-            .as_ref()
-            .or_else(|| seq.and_then(|s| self.joinable(s)));
+        let lookup = chained.as_ref().or(joined);
         let arp = &self.arp;
         let arp_before = |client: &Endpoint, first: Timestamp| -> Option<Timestamp> {
             let IpAddr::V4(ip) = client.ip else {

@@ -370,9 +370,13 @@ fn http_get(w: &mut Writer, client: [u8; 4], port: u16, server: [u8; 4], host: &
     http_get_with(w, (client, port), server, host, &mut |_| {});
 }
 
-/// The CSV tables of `p` (one thread), checked to be the same released while reading or
-/// all at once, and with one thread or two.
-fn tables_any_way(p: &Path) -> Vec<(String, String)> {
+/// CSV tables as (name, text).
+type Tables = Vec<(String, String)>;
+
+/// The CSV tables of `p` from the command line (one thread) and from the library (rows
+/// released while reading), checked to be the same released while reading or all at once,
+/// and with one thread or two.
+fn tables_any_way(p: &Path) -> (Tables, Tables) {
     let streamed = library_tables(p, true);
     assert_eq!(
         streamed,
@@ -381,7 +385,7 @@ fn tables_any_way(p: &Path) -> Vec<(String, String)> {
     );
     let one = cli_tables(&[p], 1, None);
     assert_eq!(one, cli_tables(&[p], 2, None), "1 vs 2 threads");
-    one
+    (one, streamed)
 }
 
 /// A column of the rows of a CSV table whose column `key` is `value`.
@@ -397,10 +401,15 @@ fn column_where(text: &str, col: &str, key: &str, value: &str) -> Vec<String> {
         .collect()
 }
 
-/// A CSV table by name.
+/// A CSV table by name (`name.csv` from the command line, `name` from the library).
 fn table_of(tables: &[(String, String)], t: &str) -> String {
-    let name = format!("{t}.csv");
-    tables.iter().find(|(n, _)| *n == name).unwrap().1.clone()
+    let file = format!("{t}.csv");
+    tables
+        .iter()
+        .find(|(n, _)| *n == file || n == t)
+        .unwrap()
+        .1
+        .clone()
 }
 
 /// A failing resolver: the client asks four times over 24 s (same id, as glibc retries) and
@@ -455,7 +464,7 @@ fn slow_resolver_lookup_is_the_dns_phase() {
             other(w);
         }
     });
-    let tables = tables_any_way(&p);
+    let (tables, _) = tables_any_way(&p);
     let (dns, requests) = (table_of(&tables, "dns"), table_of(&tables, "requests"));
     assert_eq!(
         column_where(&dns, "retransmits", "qname", name),
@@ -536,7 +545,7 @@ fn dns_retry_case(attempts: u16, gap_us: u64, think_s: u32) {
             other(w);
         }
     });
-    let tables = tables_any_way(&p);
+    let (tables, _) = tables_any_way(&p);
     let (dns, requests) = (table_of(&tables, "dns"), table_of(&tables, "requests"));
     // One row per attempt, and the other client's.
     let rows_of_name = column_where(&dns, "txid", "qname", name).len();
@@ -567,8 +576,7 @@ fn dns_retry_case(attempts: u16, gap_us: u64, think_s: u32) {
 /// `sessions` page loads, one every 700 ms of capture time, from 50 clients to 20 servers:
 /// DNS lookup, handshake, one HTTP GET, then FIN; every tenth connection is left open
 /// (kept alive, never closed), as browsers and abandoned sessions leave them.
-fn web_sessions(w: &mut PcapWriter<std::io::BufWriter<std::fs::File>>, sessions: u32) {
-    const RESOLVER: [u8; 4] = [10, 0, 0, 53];
+fn web_sessions(w: &mut Writer, sessions: u32) {
     for i in 0..sessions {
         let client = [10, 1, (i % 50 / 250) as u8, (i % 50 + 1) as u8];
         let server = [192, 0, 2, (i % 20 + 1) as u8];
@@ -721,32 +729,13 @@ fn streamed_tables_equal_the_all_at_once_correlation() {
     // Rows released a second at a time (checkpoints of idle kept-alive connections
     // included) or all at the end, and with worker threads: the same tables.
     let (_d, path) = capture("web-400.pcap", |w| web_sessions(w, 400));
-    let streamed = library_tables(&path, true);
-    let at_once = library_tables(&path, false);
-    for ((name, a), (_, b)) in streamed.iter().zip(&at_once) {
-        assert!(
-            a == b,
-            "{name}: released while reading differs from all at once"
-        );
-    }
-    let tables = |threads| {
-        let all = cli_tables(&[path.as_path()], threads, None);
-        ["navigations", "requests", "connections", "dns"].map(|t| {
-            let name = format!("{t}.csv");
-            all.iter().find(|(n, _)| *n == name).unwrap().1.clone()
-        })
-    };
-    let one = tables(1);
-    let two = tables(2);
-    for (a, b) in one.iter().zip(&two) {
-        assert!(a == b, "one and two threads give different tables");
-    }
+    let (one, streamed) = tables_any_way(&path);
     // The CLI's streamed files equal the library's tables.
-    assert_eq!(one[1], streamed[1].1, "requests.csv");
+    let requests = table_of(&one, "requests");
+    assert_eq!(requests, table_of(&streamed, "requests"), "requests.csv");
     // Every request joined its lookup and has a navigation; kept-alive connections too.
-    let requests: Vec<&str> = one[1].lines().skip(1).collect();
-    assert_eq!(requests.len(), 400);
-    let conns = one[2]
+    assert_eq!(requests.lines().skip(1).count(), 400);
+    let conns = table_of(&one, "connections")
         .lines()
         .skip(1)
         .filter(|l| l.contains(",tcp,"))
