@@ -8,6 +8,7 @@ use cli::{AnalyzeArgs, Cli, Command, FormatArg};
 use indicatif::{ProgressBar, ProgressStyle};
 use lifecycle::analyze::{Analyzer, Options};
 use lifecycle::capture::open_input;
+use lifecycle::correlate::{Fanout, RowSink};
 use lifecycle::export::{self, Format};
 use std::io::{ErrorKind, IsTerminal, Write};
 use std::path::Path;
@@ -137,13 +138,15 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
         },
         threads,
     );
-    // Table files are written while the capture is read (memory bounded by live state);
-    // the HAR and HTML outputs need every row at the end, so rows are also kept for them.
-    let keep_rows = args.har.is_some() || args.html.is_some();
+    // Table files, the report and the HAR document are written while the capture is read
+    // (memory bounded by live state); the HTML page needs every row at the end, so rows are
+    // also kept for it.
+    let keep_rows = args.html.is_some();
+    let mut sinks: Vec<Box<dyn RowSink>> = Vec::new();
     let table_dir = args.out.as_deref().filter(|_| !out_stdout);
     if let Some(dir) = table_dir {
         match export::stream::TableFiles::create(dir, format) {
-            Ok(files) => analyzer.stream_to(Box::new(files), keep_rows),
+            Ok(files) => sinks.push(Box::new(files)),
             Err(e) => {
                 eprintln!("lifecycle: writing tables to {}: {e}", dir.display());
                 return ExitCode::from(2);
@@ -159,11 +162,27 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
         });
         match files {
             Ok((spool, files)) => {
-                analyzer.stream_to(Box::new(files), keep_rows);
+                sinks.push(Box::new(files));
                 Some(spool)
             }
             Err(e) => {
                 eprintln!("lifecycle: a temporary directory for --out -: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    } else {
+        None
+    };
+    // --har: pages and entries are spooled to a private temporary directory as they are
+    // released, and joined into the document at the end.
+    let har = if args.har.is_some() {
+        match Spool::create().and_then(|spool| Ok((export::har::spooled(&spool.0)?, spool))) {
+            Ok((doc, spool)) => {
+                sinks.push(Box::new(export::har::HarSink(doc.clone())));
+                Some((doc, spool))
+            }
+            Err(e) => {
+                eprintln!("lifecycle: a temporary directory for --har: {e}");
                 return ExitCode::from(2);
             }
         }
@@ -175,12 +194,18 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
         let color = std::io::stdout().is_terminal();
         let out = std::io::BufWriter::new(std::io::stdout());
         let report = Arc::new(Mutex::new(Some(export::report::Report::new(out, color))));
-        analyzer.stream_to(
-            Box::new(export::report::ReportSink(report.clone())),
-            keep_rows,
-        );
+        sinks.push(Box::new(export::report::ReportSink(report.clone())));
         report
     });
+    match sinks.len() {
+        0 => {}
+        1 => {
+            if let Some(sink) = sinks.pop() {
+                analyzer.stream_to(sink, keep_rows);
+            }
+        }
+        _ => analyzer.stream_to(Box::new(Fanout(sinks)), keep_rows),
+    }
     if let Some(bytes) = &keylog
         && analyzer.add_keylog(bytes) == 0
         && !args.quiet
@@ -239,11 +264,9 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
     }
     let analysis = analyzer.finish();
     let mut write_failed = false;
-    if let Some(har) = &args.har {
-        write_failed |= emit("HAR", sink(har), args.quiet, |w| {
-            export::har::write_har(&analysis, w)
-        })
-        .is_err();
+    if let (Some(path), Some((doc, _spool))) = (&args.har, &har) {
+        let mut doc = doc.lock().unwrap_or_else(PoisonError::into_inner);
+        write_failed |= emit("HAR", sink(path), args.quiet, |w| doc.finish(w)).is_err();
     }
     if let Some(html) = &args.html {
         write_failed |= emit("HTML", sink(html), args.quiet, |w| {

@@ -20,7 +20,7 @@ use crate::protocol::tls::{CT_APPLICATION_DATA, TlsRecord, TlsSummary};
 
 pub use findings::Finding;
 pub use rows::{AnomalyRow, ConnectionRow, HttpDetail, NavigationRow, RequestRow};
-pub use stream::{Collect, Correlator, RowSink};
+pub use stream::{Collect, Correlator, Fanout, RowSink};
 
 /// What one finished TCP connection carried.
 #[derive(Debug, Clone)]

@@ -110,6 +110,50 @@ impl RowSink for Collect {
     }
 }
 
+/// Hands every row to each of several sinks (a clone to all but the last): table files and
+/// a HAR document, say, written from one stream.
+pub struct Fanout(pub Vec<Box<dyn RowSink>>);
+
+impl Fanout {
+    fn each<T: Clone>(&mut self, row: T, put: impl Fn(&mut dyn RowSink, T)) {
+        if let Some((last, rest)) = self.0.split_last_mut() {
+            for s in rest {
+                put(s.as_mut(), row.clone());
+            }
+            put(last.as_mut(), row);
+        }
+    }
+}
+
+impl RowSink for Fanout {
+    fn connection(&mut self, row: ConnectionRow) {
+        self.each(row, |s, r| s.connection(r));
+    }
+    fn request(&mut self, row: RequestRow) {
+        self.each(row, |s, r| s.request(r));
+    }
+    fn navigation(&mut self, row: NavigationRow) {
+        self.each(row, |s, r| s.navigation(r));
+    }
+    fn dns(&mut self, row: DnsLookup, navigation_id: Option<u64>) {
+        self.each(row, |s, r| s.dns(r, navigation_id));
+    }
+    /// Closes every sink (the first error is returned once all were closed).
+    fn close(&mut self) -> std::io::Result<Vec<String>> {
+        let mut files = Vec::new();
+        let mut error = None;
+        for s in &mut self.0 {
+            match s.close() {
+                Ok(f) => files.extend(f),
+                Err(e) => {
+                    error.get_or_insert(e);
+                }
+            }
+        }
+        error.map_or(Ok(files), Err)
+    }
+}
+
 /// What the pipeline knows at a point of capture time.
 #[derive(Clone, Copy, Debug)]
 pub struct Watermark {
@@ -815,6 +859,85 @@ fn add_request(n: &mut NavigationRow, r: &RequestRow, end: Timestamp) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A sink that logs what reaches it, and fails to close when told to.
+    struct Log(
+        std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+        &'static str,
+        bool,
+    );
+
+    impl RowSink for Log {
+        fn connection(&mut self, row: ConnectionRow) {
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("{} c{}", self.1, row.connection_id));
+        }
+        fn request(&mut self, row: RequestRow) {
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("{} r{}", self.1, row.request_id));
+        }
+        fn navigation(&mut self, row: NavigationRow) {
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("{} n{}", self.1, row.navigation_id));
+        }
+        fn dns(&mut self, row: DnsLookup, nav: Option<u64>) {
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("{} d{} {nav:?}", self.1, row.qname));
+        }
+        fn close(&mut self) -> std::io::Result<Vec<String>> {
+            self.0.lock().unwrap().push(format!("{} closed", self.1));
+            if self.2 {
+                Err(std::io::Error::other(self.1))
+            } else {
+                Ok(vec![format!("{}.csv", self.1)])
+            }
+        }
+    }
+
+    /// Every sink of a fan-out gets every row, in order; closing closes all of them and
+    /// reports the first failure.
+    #[test]
+    fn fanout_hands_every_row_to_every_sink() {
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut f = Fanout(vec![
+            Box::new(Log(log.clone(), "a", false)),
+            Box::new(Log(log.clone(), "b", false)),
+        ]);
+        f.request(RequestRow {
+            request_id: 7,
+            ..RequestRow::default()
+        });
+        f.connection(ConnectionRow {
+            connection_id: 5,
+            ..ConnectionRow::default()
+        });
+        f.navigation(NavigationRow {
+            navigation_id: 3,
+            ..NavigationRow::default()
+        });
+        assert_eq!(f.close().unwrap(), vec!["a.csv", "b.csv"]);
+        assert_eq!(
+            *log.lock().unwrap(),
+            [
+                "a r7", "b r7", "a c5", "b c5", "a n3", "b n3", "a closed", "b closed"
+            ]
+        );
+        let mut failing = Fanout(vec![
+            Box::new(Log(log.clone(), "e", true)),
+            Box::new(Log(log.clone(), "f", false)),
+        ]);
+        log.lock().unwrap().clear();
+        assert_eq!(failing.close().unwrap_err().to_string(), "e");
+        assert_eq!(*log.lock().unwrap(), ["e closed", "f closed"]);
+    }
 
     /// The expiry heap pops the earliest answer first, then the earliest arrival.
     #[test]

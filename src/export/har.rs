@@ -14,38 +14,243 @@
 
 use crate::analyze::Analysis;
 use crate::base::Timestamp;
-use crate::correlate::{ConnectionRow, NavigationRow, RequestRow};
+use crate::correlate::{ConnectionRow, NavigationRow, RequestRow, RowSink};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
-use std::io::{self, Write};
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
 
-/// The HAR document of an analysis.
+/// The HAR document of an analysis (what [`write_har`] writes, parsed back).
 pub fn har(a: &Analysis) -> Value {
-    let conns: HashMap<u64, &ConnectionRow> =
-        a.connections.iter().map(|c| (c.connection_id, c)).collect();
-    let pages: Vec<Value> = a.navigations.iter().map(page).collect();
+    let mut text = Vec::new();
+    let doc = write_har(a, &mut text)
+        .map_err(io::Error::other)
+        .and_then(|()| serde_json::from_slice(&text).map_err(io::Error::other));
+    doc.unwrap_or(Value::Null)
+}
+
+/// Writes the HAR document of an analysis whose rows were all kept, pretty-printed.
+pub fn write_har(a: &Analysis, w: &mut dyn Write) -> io::Result<()> {
+    let alpn: HashMap<u64, &str> = a
+        .connections
+        .iter()
+        .filter_map(|c| Some((c.connection_id, c.alpn.as_deref()?)))
+        .collect();
+    let mut doc = HarWriter::new(Vec::new(), Vec::new());
+    for n in &a.navigations {
+        doc.page(n);
+    }
     let mut reqs: Vec<&RequestRow> = a.requests.iter().collect();
     // HAR prefers entries sorted by startedDateTime; ids break ties so output is stable.
     reqs.sort_by_key(|r| (r.start_time, r.request_id));
-    let entries: Vec<Value> = reqs
-        .iter()
-        .map(|r| entry(r, conns.get(&r.connection_id).copied()))
-        .collect();
-    json!({
-        "log": {
-            "version": "1.2",
-            "creator": {"name": "lifecycle", "version": env!("CARGO_PKG_VERSION")},
-            "pages": pages,
-            "entries": entries,
-            "comment": "Reconstructed from a packet capture by lifecycle: timings are observed on the wire; headers where HTTP was visible (cleartext or decrypted; cookies are not split out, bodies are not kept).",
-        }
-    })
+    for r in reqs {
+        doc.entry(r, alpn.get(&r.connection_id).copied());
+    }
+    doc.finish(w)
 }
 
-/// Writes the HAR document, pretty-printed.
-pub fn write_har(a: &Analysis, w: &mut dyn Write) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *w, &har(a)).map_err(io::Error::other)?;
-    w.write_all(b"\n")
+/// One of the two arrays of a HAR document (pages, entries) while its items are written:
+/// in memory, or spooled to a file.
+pub trait Part: Write + Send {
+    /// Every byte written so far, to `w`.
+    fn copy_to(&mut self, w: &mut dyn Write) -> io::Result<()>;
+}
+
+impl Part for Vec<u8> {
+    fn copy_to(&mut self, w: &mut dyn Write) -> io::Result<()> {
+        w.write_all(self)
+    }
+}
+
+/// A part spooled to a new file (the caller's private directory removes it).
+pub struct FilePart {
+    path: PathBuf,
+    file: BufWriter<File>,
+}
+
+impl FilePart {
+    pub fn create(path: PathBuf) -> io::Result<Self> {
+        let file = BufWriter::with_capacity(1 << 16, File::create_new(&path)?);
+        Ok(FilePart { path, file })
+    }
+}
+
+impl Write for FilePart {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.file.write(buf)
+    }
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.file.write_all(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+impl Part for FilePart {
+    fn copy_to(&mut self, w: &mut dyn Write) -> io::Result<()> {
+        self.file.flush()?;
+        io::copy(&mut File::open(&self.path)?, w).map(|_| ())
+    }
+}
+
+/// Indentation of an item of `log.pages` or `log.entries` in the pretty-printed document.
+const ITEM_INDENT: &[u8] = b"      ";
+/// Indentation of the arrays' closing brackets.
+const ARRAY_INDENT: &[u8] = b"    ";
+
+/// A HAR document written as its rows arrive: each page and entry is serialised when it is
+/// released and appended to its part, so memory does not grow with the capture; `finish`
+/// joins the parts into the same text `serde_json::to_writer_pretty` gives for the whole
+/// document. Entries are in the order given (the stream releases requests in start order).
+pub struct HarWriter<P: Part> {
+    pages: P,
+    entries: P,
+    n_pages: u64,
+    n_entries: u64,
+    /// The first write error (reported by `finish`).
+    error: Option<io::Error>,
+    item: Vec<u8>,
+    text: Vec<u8>,
+}
+
+impl<P: Part> HarWriter<P> {
+    pub fn new(pages: P, entries: P) -> Self {
+        HarWriter {
+            pages,
+            entries,
+            n_pages: 0,
+            n_entries: 0,
+            error: None,
+            item: Vec::new(),
+            text: Vec::new(),
+        }
+    }
+
+    pub fn page(&mut self, n: &NavigationRow) {
+        let v = page(n);
+        self.push(false, &v);
+    }
+
+    /// A request; `alpn` is its connection's, for the HTTP version of a request whose
+    /// messages were not visible.
+    pub fn entry(&mut self, r: &RequestRow, alpn: Option<&str>) {
+        let v = entry(r, alpn);
+        self.push(true, &v);
+    }
+
+    fn push(&mut self, is_entry: bool, v: &Value) {
+        if self.error.is_some() {
+            return;
+        }
+        let (part, count) = if is_entry {
+            (&mut self.entries, &mut self.n_entries)
+        } else {
+            (&mut self.pages, &mut self.n_pages)
+        };
+        self.item.clear();
+        self.text.clear();
+        if let Err(e) = serde_json::to_writer_pretty(&mut self.item, v) {
+            self.error = Some(io::Error::other(e));
+            return;
+        }
+        if *count > 0 {
+            self.text.extend_from_slice(b",\n");
+        }
+        indent(&self.item, ITEM_INDENT, &mut self.text);
+        *count += 1;
+        if let Err(e) = part.write_all(&self.text) {
+            self.error = Some(e);
+        }
+    }
+
+    /// The whole document to `w`.
+    pub fn finish(&mut self, w: &mut dyn Write) -> io::Result<()> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        let (pages_at, entries_at) = ("\\u0001pages", "\\u0001entries");
+        let skeleton = json!({
+            "log": {
+                "version": "1.2",
+                "creator": {"name": "lifecycle", "version": env!("CARGO_PKG_VERSION")},
+                "pages": "\u{1}pages",
+                "entries": "\u{1}entries",
+                "comment": "Reconstructed from a packet capture by lifecycle: timings are observed on the wire; headers where HTTP was visible (cleartext or decrypted; cookies are not split out, bodies are not kept).",
+            }
+        });
+        let text = serde_json::to_string_pretty(&skeleton).map_err(io::Error::other)?;
+        let holes = (text.find(pages_at), text.find(entries_at));
+        let (Some(p), Some(e)) = holes else {
+            return Err(io::Error::other("HAR skeleton without its placeholders"));
+        };
+        // The placeholders are JSON strings: their quotes go with them.
+        let (p, e) = (p - 1, e - 1);
+        let (pl, el) = (pages_at.len() + 2, entries_at.len() + 2);
+        w.write_all(&text.as_bytes()[..p])?;
+        array(&mut self.pages, self.n_pages, w)?;
+        w.write_all(&text.as_bytes()[p + pl..e])?;
+        array(&mut self.entries, self.n_entries, w)?;
+        w.write_all(&text.as_bytes()[e + el..])?;
+        w.write_all(b"\n")
+    }
+}
+
+/// An array of `n` items written to `part`, as the pretty printer writes it.
+fn array(part: &mut dyn Part, n: u64, w: &mut dyn Write) -> io::Result<()> {
+    if n == 0 {
+        return w.write_all(b"[]");
+    }
+    w.write_all(b"[\n")?;
+    part.copy_to(w)?;
+    w.write_all(b"\n")?;
+    w.write_all(ARRAY_INDENT)?;
+    w.write_all(b"]")
+}
+
+/// `text` with `prefix` before each line (a JSON text has no raw newline inside a string).
+fn indent(text: &[u8], prefix: &[u8], out: &mut Vec<u8>) {
+    for (i, line) in text.split(|&b| b == b'\n').enumerate() {
+        if i > 0 {
+            out.push(b'\n');
+        }
+        out.extend_from_slice(prefix);
+        out.extend_from_slice(line);
+    }
+}
+
+/// The HAR document written while the capture is read: pages and entries spooled to two
+/// files in a private directory, joined by [`HarWriter::finish`] at the end.
+pub type SpooledHar = Arc<Mutex<HarWriter<FilePart>>>;
+
+/// A spooled HAR document in directory `dir`.
+pub fn spooled(dir: &std::path::Path) -> io::Result<SpooledHar> {
+    let pages = FilePart::create(dir.join("har-pages.part"))?;
+    let entries = FilePart::create(dir.join("har-entries.part"))?;
+    Ok(Arc::new(Mutex::new(HarWriter::new(pages, entries))))
+}
+
+/// The stream's sink for a [`SpooledHar`]: requests become entries (in release order, which
+/// is start order) and navigations pages as they are released.
+pub struct HarSink(pub SpooledHar);
+
+impl HarSink {
+    fn with(&mut self, f: impl FnOnce(&mut HarWriter<FilePart>)) {
+        f(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner));
+    }
+}
+
+impl RowSink for HarSink {
+    fn connection(&mut self, _: ConnectionRow) {}
+    fn request(&mut self, row: RequestRow) {
+        self.with(|h| h.entry(&row, None));
+    }
+    fn navigation(&mut self, row: NavigationRow) {
+        self.with(|h| h.page(&row));
+    }
+    fn dns(&mut self, _: crate::protocol::dns::DnsLookup, _: Option<u64>) {}
 }
 
 /// The page id of a navigation.
@@ -115,11 +320,8 @@ pub fn timings(r: &RequestRow) -> [(&'static str, f64); 7] {
 
 /// HAR's spelling of the protocol (as Chromium writes it): `HTTP/1.1`, `HTTP/2.0`, from the
 /// request's version, else the connection's ALPN; empty when neither is known.
-fn http_version(r: &RequestRow, c: Option<&ConnectionRow>) -> String {
-    let v = r
-        .http_version
-        .as_deref()
-        .or_else(|| c.and_then(|c| c.alpn.as_deref()));
+fn http_version(r: &RequestRow, alpn: Option<&str>) -> String {
+    let v = r.http_version.as_deref().or(alpn);
     match v {
         None => String::new(),
         Some(v) => match v.to_ascii_lowercase().as_str() {
@@ -167,7 +369,7 @@ fn query_string(url: &str) -> Vec<Value> {
         .collect()
 }
 
-fn entry(r: &RequestRow, c: Option<&ConnectionRow>) -> Value {
+fn entry(r: &RequestRow, alpn: Option<&str>) -> Value {
     let t = timings(r);
     // `ssl` is inside `connect`: count it once.
     let time: f64 = t
@@ -187,7 +389,7 @@ fn entry(r: &RequestRow, c: Option<&ConnectionRow>) -> Value {
         Some(m) if !m.is_empty() => (m.clone(), false),
         _ => ("GET".to_string(), true),
     };
-    let version = http_version(r, c);
+    let version = http_version(r, alpn);
     let findings: Vec<Value> = r
         .findings
         .iter()
@@ -615,6 +817,101 @@ mod tests {
         doc["log"]["entries"][0]["startedDateTime"] = json!("yesterday");
         let problems = validate(&doc);
         assert_eq!(problems.len(), 3, "{problems:#?}");
+    }
+
+    /// The whole document as one value, pretty-printed: what the streamed text must equal.
+    fn at_once(pages: &[NavigationRow], entries: &[(RequestRow, Option<&str>)]) -> String {
+        let doc = json!({
+            "log": {
+                "version": "1.2",
+                "creator": {"name": "lifecycle", "version": env!("CARGO_PKG_VERSION")},
+                "pages": pages.iter().map(page).collect::<Vec<_>>(),
+                "entries": entries.iter().map(|(r, a)| entry(r, *a)).collect::<Vec<_>>(),
+                "comment": "Reconstructed from a packet capture by lifecycle: timings are observed on the wire; headers where HTTP was visible (cleartext or decrypted; cookies are not split out, bodies are not kept).",
+            }
+        });
+        serde_json::to_string_pretty(&doc).unwrap() + "\n"
+    }
+
+    /// Written item by item, the text is the pretty printer's for the whole document: no
+    /// rows, pages only, entries only, several of both, with text that needs escaping
+    /// (quotes, a newline, a tab, non-ASCII) and nested arrays empty and not.
+    #[test]
+    fn streamed_text_is_the_pretty_printed_document() {
+        let nav = |id: u64, title: &str| NavigationRow {
+            navigation_id: id,
+            page_url: Some(title.to_string()),
+            findings: vec![crate::correlate::Finding {
+                code: "slow-dns",
+                detail: "a \"quoted\"\nline".into(),
+            }],
+            ..NavigationRow::default()
+        };
+        let mut r2 = request();
+        r2.request_id = 2;
+        r2.url = Some("https://example.org/a?x=1&y=\"é\"\t".into());
+        r2.method = Some("POST".into());
+        r2.http = Some(Box::new(crate::correlate::HttpDetail {
+            request_headers: vec![("Host".into(), "example.org".into())],
+            ..Default::default()
+        }));
+        let mut r3 = request();
+        r3.request_id = 3;
+        r3.http_version = None;
+        let pages = [nav(1, "https://example.org/"), nav(2, "ü\n\"")];
+        let entries = [(request(), None), (r2, Some("h2")), (r3, Some("http/1.1"))];
+        for (np, ne) in [(0, 0), (1, 0), (0, 1), (2, 3), (1, 3)] {
+            let mut w = HarWriter::new(Vec::new(), Vec::new());
+            for n in &pages[..np] {
+                w.page(n);
+            }
+            for (r, a) in &entries[..ne] {
+                w.entry(r, *a);
+            }
+            let mut text = Vec::new();
+            w.finish(&mut text).unwrap();
+            let text = String::from_utf8(text).unwrap();
+            assert_eq!(
+                text,
+                at_once(&pages[..np], &entries[..ne]),
+                "{np} pages, {ne} entries"
+            );
+        }
+    }
+
+    /// The spooled document's items go to its files as rows arrive, not to memory: after
+    /// 2,000 requests through the sink, all but the write buffer is on disk before the end.
+    #[test]
+    fn har_sink_spools_rows_as_they_arrive() {
+        let dir = tempfile::tempdir().unwrap();
+        let doc = spooled(dir.path()).unwrap();
+        let mut sink = HarSink(doc.clone());
+        let mut one = Vec::new();
+        serde_json::to_writer_pretty(&mut one, &entry(&request(), None)).unwrap();
+        for id in 1..=2000 {
+            let mut r = request();
+            r.request_id = id;
+            sink.request(r);
+        }
+        sink.navigation(NavigationRow {
+            navigation_id: 1,
+            ..NavigationRow::default()
+        });
+        let on_disk = std::fs::metadata(dir.path().join("har-entries.part"))
+            .unwrap()
+            .len();
+        assert!(
+            on_disk as usize > 2000 * one.len() - (1 << 16),
+            "{on_disk} bytes spooled of about {}",
+            2000 * one.len()
+        );
+        let mut text = Vec::new();
+        doc.lock().unwrap().finish(&mut text).unwrap();
+        let v: Value = serde_json::from_slice(&text).unwrap();
+        assert_eq!(v["log"]["entries"].as_array().unwrap().len(), 2000);
+        assert_eq!(v["log"]["entries"][1999]["_request_id"], json!(2000));
+        assert_eq!(v["log"]["pages"].as_array().unwrap().len(), 1);
+        assert_eq!(validate(&v), Vec::<String>::new());
     }
 
     #[test]

@@ -104,19 +104,18 @@ pub fn render(a: &Analysis) -> String {
         a.connections.len()
     );
     legend(&mut s);
-    for n in &a.navigations {
-        let reqs: Vec<&RequestRow> = a
-            .requests
-            .iter()
-            .filter(|r| r.navigation_id == Some(n.navigation_id))
-            .collect();
-        navigation(&mut s, n, &reqs, &conns);
+    // Each navigation's requests in one pass (in their order), not one pass per navigation.
+    let mut by_nav: HashMap<Option<u64>, Vec<&RequestRow>> = HashMap::new();
+    for r in &a.requests {
+        by_nav.entry(r.navigation_id).or_default().push(r);
     }
-    let orphans: Vec<&RequestRow> = a
-        .requests
-        .iter()
-        .filter(|r| r.navigation_id.is_none())
-        .collect();
+    for n in &a.navigations {
+        let reqs = by_nav
+            .get(&Some(n.navigation_id))
+            .map_or(&[][..], Vec::as_slice);
+        navigation(&mut s, n, reqs, &conns);
+    }
+    let orphans = by_nav.remove(&None).unwrap_or_default();
     if !orphans.is_empty() {
         let _ = writeln!(
             s,

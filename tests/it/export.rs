@@ -297,6 +297,83 @@ fn write_har(cap: &Path, dir: &Path) -> (PathBuf, Value) {
     (path, v)
 }
 
+/// `--har` writes pages and entries as the rows are released (spooled to a private
+/// temporary directory, joined at the end): byte for byte the document written from every
+/// row kept, with 1 or 2 threads, to a file or standard output, and beside table files,
+/// which are the same as without `--har`; the temporary directory is removed.
+#[test]
+fn har_is_streamed_byte_for_byte_as_from_all_rows() {
+    use lifecycle::analyze::{Analyzer, Options};
+    use lifecycle::capture::open_input;
+    let mut caps = captures();
+    // Decrypted HTTP/2 with every header kept.
+    caps.push(testdata(
+        "lab/chromium-cold-then-warm/chromium-cold-then-warm.dsb.pcapng",
+    ));
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    for cap in caps {
+        let mut a = Analyzer::new(Options {
+            keep_http_headers: true,
+            ..Options::default()
+        });
+        let (r, _) = open_input(&cap).unwrap();
+        a.feed_capture(&cap.display().to_string(), r, &mut |_| {})
+            .unwrap();
+        let all = a.finish();
+        assert!(!all.requests.is_empty(), "{}", cap.display());
+        let mut expected = Vec::new();
+        har::write_har(&all, &mut expected).unwrap();
+        let path = out.path().join("x.har");
+        let tables = out.path().join("tables");
+        let runs: [&[&str]; 4] = [
+            &["--threads", "1", "--quiet"],
+            &["--threads", "2", "--quiet"],
+            &["--threads", "2", "--quiet", "--format", "csv", "--out"],
+            &["--threads", "1"],
+        ];
+        for extra in runs {
+            let _ = std::fs::remove_file(&path);
+            let mut cmd = lifecycle();
+            cmd.env("TMPDIR", tmp.path())
+                .arg("analyze")
+                .arg(&cap)
+                .args(extra);
+            if extra.ends_with(&["--out"]) {
+                cmd.arg(&tables);
+            }
+            // The run without --quiet writes the document to standard output.
+            let to_stdout = !extra.contains(&"--quiet");
+            cmd.arg("--har")
+                .arg(if to_stdout { Path::new("-") } else { &path });
+            let o = run_ok(&mut cmd);
+            let got = if to_stdout {
+                o.stdout
+            } else {
+                std::fs::read(&path).unwrap()
+            };
+            assert!(
+                got == expected,
+                "{} {extra:?}: the streamed HAR differs from the one written from all rows",
+                cap.display()
+            );
+            let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
+            assert!(left.is_empty(), "left behind: {left:?}");
+        }
+        let mut with_har: Vec<(String, String)> = std::fs::read_dir(&tables)
+            .unwrap()
+            .map(|e| e.unwrap())
+            .map(|e| {
+                let text = std::fs::read_to_string(e.path()).unwrap();
+                (e.file_name().to_string_lossy().into_owned(), text)
+            })
+            .collect();
+        with_har.sort();
+        let without = crate::util::cli_tables(&[cap.as_path()], 2, None);
+        assert_eq!(with_har, without, "{}", cap.display());
+    }
+}
+
 /// Without `--har` the HTTP parser keeps only the header fields the tables use: the tables
 /// are the same as with every header kept, and with `--har` the HAR still lists them all.
 #[test]
