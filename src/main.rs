@@ -138,10 +138,8 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
         },
         threads,
     );
-    // Table files, the report and the HAR document are written while the capture is read
-    // (memory bounded by live state); the HTML page needs every row at the end, so rows are
-    // also kept for it.
-    let keep_rows = args.html.is_some();
+    // Table files, the report, the HAR document and the HTML page are all written while the
+    // capture is read (memory bounded by live state): no output keeps every row.
     let mut sinks: Vec<Box<dyn RowSink>> = Vec::new();
     let table_dir = args.out.as_deref().filter(|_| !out_stdout);
     if let Some(dir) = table_dir {
@@ -173,16 +171,32 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
     } else {
         None
     };
-    // --har: pages and entries are spooled to a private temporary directory as they are
-    // released, and joined into the document at the end.
-    let har = if args.har.is_some() {
-        match Spool::create().and_then(|spool| Ok((export::har::spooled(&spool.0)?, spool))) {
-            Ok((doc, spool)) => {
-                sinks.push(Box::new(export::har::HarSink(doc.clone())));
-                Some((doc, spool))
+    // --har and --html: pages, entries and sections are spooled to a private temporary
+    // directory as they are released, and joined into the documents at the end.
+    let documents = if args.har.is_some() || args.html.is_some() {
+        let docs = Spool::create().and_then(|spool| {
+            let har = match args.har {
+                Some(_) => Some(export::har::spooled(&spool.0)?),
+                None => None,
+            };
+            let html = match args.html {
+                Some(_) => Some(export::html::spooled(&spool.0)?),
+                None => None,
+            };
+            Ok((har, html, spool))
+        });
+        match docs {
+            Ok((har, html, spool)) => {
+                if let Some(doc) = &har {
+                    sinks.push(Box::new(export::har::HarSink(doc.clone())));
+                }
+                if let Some(doc) = &html {
+                    sinks.push(Box::new(export::html::HtmlSink(doc.clone())));
+                }
+                Some((har, html, spool))
             }
             Err(e) => {
-                eprintln!("lifecycle: a temporary directory for --har: {e}");
+                eprintln!("lifecycle: a temporary directory for --har or --html: {e}");
                 return ExitCode::from(2);
             }
         }
@@ -197,14 +211,13 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
         sinks.push(Box::new(export::report::ReportSink(report.clone())));
         report
     });
-    match sinks.len() {
-        0 => {}
-        1 => {
-            if let Some(sink) = sinks.pop() {
-                analyzer.stream_to(sink, keep_rows);
-            }
-        }
-        _ => analyzer.stream_to(Box::new(Fanout(sinks)), keep_rows),
+    // With no output for them (`--quiet` alone), the rows go nowhere rather than into memory.
+    if sinks.len() == 1
+        && let Some(sink) = sinks.pop()
+    {
+        analyzer.stream_to(sink, false);
+    } else {
+        analyzer.stream_to(Box::new(Fanout(sinks)), false);
     }
     if let Some(bytes) = &keylog
         && analyzer.add_keylog(bytes) == 0
@@ -264,13 +277,18 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
     }
     let analysis = analyzer.finish();
     let mut write_failed = false;
-    if let (Some(path), Some((doc, _spool))) = (&args.har, &har) {
+    let (har_doc, html_doc) = match &documents {
+        Some((har, html, _)) => (har.as_ref(), html.as_ref()),
+        None => (None, None),
+    };
+    if let (Some(path), Some(doc)) = (&args.har, har_doc) {
         let mut doc = doc.lock().unwrap_or_else(PoisonError::into_inner);
         write_failed |= emit("HAR", sink(path), args.quiet, |w| doc.finish(w)).is_err();
     }
-    if let Some(html) = &args.html {
-        write_failed |= emit("HTML", sink(html), args.quiet, |w| {
-            export::html::write_html(&analysis, w)
+    if let (Some(path), Some(doc)) = (&args.html, html_doc) {
+        let mut doc = doc.lock().unwrap_or_else(PoisonError::into_inner);
+        write_failed |= emit("HTML", sink(path), args.quiet, |w| {
+            doc.finish(&analysis.captures, w)
         })
         .is_err();
     }

@@ -12,14 +12,13 @@
 //!
 //! Imports `analyze`, `correlate` (rows) and `base`.
 
+use super::spool::{FilePart, Part};
 use crate::analyze::Analysis;
 use crate::base::Timestamp;
 use crate::correlate::{ConnectionRow, NavigationRow, RequestRow, RowSink};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
-use std::path::PathBuf;
+use std::io::{self, Write};
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// The HAR document of an analysis (what [`write_har`] writes, parsed back).
@@ -49,51 +48,6 @@ pub fn write_har(a: &Analysis, w: &mut dyn Write) -> io::Result<()> {
         doc.entry(r, alpn.get(&r.connection_id).copied());
     }
     doc.finish(w)
-}
-
-/// One of the two arrays of a HAR document (pages, entries) while its items are written:
-/// in memory, or spooled to a file.
-pub trait Part: Write + Send {
-    /// Every byte written so far, to `w`.
-    fn copy_to(&mut self, w: &mut dyn Write) -> io::Result<()>;
-}
-
-impl Part for Vec<u8> {
-    fn copy_to(&mut self, w: &mut dyn Write) -> io::Result<()> {
-        w.write_all(self)
-    }
-}
-
-/// A part spooled to a new file (the caller's private directory removes it).
-pub struct FilePart {
-    path: PathBuf,
-    file: BufWriter<File>,
-}
-
-impl FilePart {
-    pub fn create(path: PathBuf) -> io::Result<Self> {
-        let file = BufWriter::with_capacity(1 << 16, File::create_new(&path)?);
-        Ok(FilePart { path, file })
-    }
-}
-
-impl Write for FilePart {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.file.write(buf)
-    }
-    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        self.file.write_all(buf)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.file.flush()
-    }
-}
-
-impl Part for FilePart {
-    fn copy_to(&mut self, w: &mut dyn Write) -> io::Result<()> {
-        self.file.flush()?;
-        io::copy(&mut File::open(&self.path)?, w).map(|_| ())
-    }
 }
 
 /// Indentation of an item of `log.pages` or `log.entries` in the pretty-printed document.

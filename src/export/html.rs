@@ -10,12 +10,14 @@
 //!
 //! Imports `analyze`, `correlate` (rows) and `base`.
 
-use crate::analyze::Analysis;
+use super::spool::{FilePart, Part};
+use crate::analyze::{Analysis, CaptureInfo};
 use crate::base::Timestamp;
-use crate::correlate::{ConnectionRow, NavigationRow, RequestRow};
-use std::collections::HashMap;
+use crate::correlate::{ConnectionRow, NavigationRow, RequestRow, RowSink};
+use std::collections::{HashMap, VecDeque};
 use std::fmt::Write as _;
 use std::io::{self, Write};
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// Phase names (CSS classes) and labels, in time order.
 const PHASES: [(&str, &str); 8] = [
@@ -58,79 +60,230 @@ h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:28px 0 4px}h3{font-siz
 ul.findings{margin:4px 0 8px;padding-left:20px;color:#c5221f}
 "#;
 
-/// Writes the page.
+/// Writes the page of an analysis whose rows were all kept.
 pub fn write_html(a: &Analysis, w: &mut dyn Write) -> io::Result<()> {
-    w.write_all(render(a).as_bytes())
+    let mut page = HtmlWriter::new(Vec::new());
+    // In the order the stream hands rows over: a navigation's requests before it.
+    for r in &a.requests {
+        page.request(r.clone());
+    }
+    for c in &a.connections {
+        page.connection(c.clone());
+    }
+    for n in &a.navigations {
+        page.navigation(n.clone());
+    }
+    page.finish(&a.captures, w)
 }
 
 /// The page as a string.
 pub fn render(a: &Analysis) -> String {
-    let conns: HashMap<u64, &ConnectionRow> =
-        a.connections.iter().map(|c| (c.connection_id, c)).collect();
-    let mut s = String::new();
-    let title = a
-        .captures
-        .iter()
-        .map(|c| c.name.as_str())
-        .collect::<Vec<_>>()
-        .join(", ");
-    let _ = write!(
-        s,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width\">\
-         <title>lifecycle — {}</title><style>{CSS}</style></head><body>\n",
-        esc(&title)
-    );
-    let _ = writeln!(s, "<h1>Page loads in {}</h1>", esc(&title));
-    for c in &a.captures {
-        let span = c.span_text();
+    let mut text = Vec::new();
+    match write_html(a, &mut text) {
+        Ok(()) => String::from_utf8_lossy(&text).into_owned(),
+        Err(e) => format!("<!-- {e} -->"),
+    }
+}
+
+/// The page written while the capture is read. A navigation's section (its waterfall and
+/// connection view) is written once its row and the rows of every connection its requests
+/// used have been released, in navigation order, and appended to `body`; the head (the
+/// captures and the counts, known at the end), the requests outside any navigation and the
+/// end of the page are written by `finish`. Held meanwhile: requests whose navigation is
+/// not released yet, sections waiting for a connection (a kept-alive connection can outlive
+/// its navigations, up to the TCP idle timeout) and the sections behind them, and the rows
+/// of connections that a held request uses.
+pub struct HtmlWriter<P: Part> {
+    body: P,
+    /// Requests by navigation, until the navigation's row arrives.
+    waiting: HashMap<u64, Vec<RequestRow>>,
+    /// Navigations with their requests, in release order, until their connections arrive.
+    pending: VecDeque<(NavigationRow, Vec<RequestRow>)>,
+    orphans: Vec<RequestRow>,
+    /// Connection rows that held requests use, and how many held requests use each.
+    conns: HashMap<u64, ConnectionRow>,
+    uses: HashMap<u64, usize>,
+    navigations: u64,
+    requests: u64,
+    connections: u64,
+    error: Option<io::Error>,
+    text: String,
+}
+
+impl<P: Part> HtmlWriter<P> {
+    pub fn new(body: P) -> Self {
+        HtmlWriter {
+            body,
+            waiting: HashMap::new(),
+            pending: VecDeque::new(),
+            orphans: Vec::new(),
+            conns: HashMap::new(),
+            uses: HashMap::new(),
+            navigations: 0,
+            requests: 0,
+            connections: 0,
+            error: None,
+            text: String::new(),
+        }
+    }
+
+    pub fn request(&mut self, r: RequestRow) {
+        self.requests += 1;
+        *self.uses.entry(r.connection_id).or_default() += 1;
+        match r.navigation_id {
+            Some(n) => self.waiting.entry(n).or_default().push(r),
+            None => self.orphans.push(r),
+        }
+    }
+
+    /// A connection's row comes after every request on it has been handed over.
+    pub fn connection(&mut self, c: ConnectionRow) {
+        self.connections += 1;
+        if self.uses.contains_key(&c.connection_id) {
+            self.conns.insert(c.connection_id, c);
+            self.write_ready(false);
+        }
+    }
+
+    pub fn navigation(&mut self, n: NavigationRow) {
+        self.navigations += 1;
+        let reqs = self.waiting.remove(&n.navigation_id).unwrap_or_default();
+        self.pending.push_back((n, reqs));
+        self.write_ready(false);
+    }
+
+    /// Writes the sections at the head of the queue whose connections are known (`all`:
+    /// every section, at the end).
+    fn write_ready(&mut self, all: bool) {
+        while let Some((_, reqs)) = self.pending.front() {
+            if !all
+                && reqs
+                    .iter()
+                    .any(|r| !self.conns.contains_key(&r.connection_id))
+            {
+                break;
+            }
+            let Some((n, reqs)) = self.pending.pop_front() else {
+                break;
+            };
+            let refs: Vec<&RequestRow> = reqs.iter().collect();
+            self.text.clear();
+            navigation(&mut self.text, &n, &refs, &self.conns);
+            if self.error.is_none()
+                && let Err(e) = self.body.write_all(self.text.as_bytes())
+            {
+                self.error = Some(e);
+            }
+            for r in &reqs {
+                self.release_use(r.connection_id);
+            }
+        }
+        if self.pending.is_empty() && self.pending.capacity() > 1024 {
+            self.pending.shrink_to(64);
+        }
+    }
+
+    fn release_use(&mut self, id: u64) {
+        if let Some(n) = self.uses.get_mut(&id) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.uses.remove(&id);
+                self.conns.remove(&id);
+            }
+        }
+    }
+
+    /// The whole page to `w`: the captures' facts, then every section.
+    pub fn finish(&mut self, captures: &[CaptureInfo], w: &mut dyn Write) -> io::Result<()> {
+        self.write_ready(true);
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        let mut s = String::new();
+        let title = captures
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let _ = write!(
+            s,
+            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+             <meta name=\"viewport\" content=\"width=device-width\">\
+             <title>lifecycle — {}</title><style>{CSS}</style></head><body>\n",
+            esc(&title)
+        );
+        let _ = writeln!(s, "<h1>Page loads in {}</h1>", esc(&title));
+        for c in captures {
+            let span = c.span_text();
+            let _ = writeln!(
+                s,
+                "<p class=\"meta\">capture {}: {} frames, {}{}</p>",
+                esc(&c.name),
+                c.frames,
+                esc(&span),
+                c.error
+                    .as_ref()
+                    .map(|e| format!(" — <b>{}</b>", esc(e)))
+                    .unwrap_or_default()
+            );
+        }
         let _ = writeln!(
             s,
-            "<p class=\"meta\">capture {}: {} frames, {}{}</p>",
-            esc(&c.name),
-            c.frames,
-            esc(&span),
-            c.error
-                .as_ref()
-                .map(|e| format!(" — <b>{}</b>", esc(e)))
-                .unwrap_or_default()
+            "<p class=\"meta\">{} navigations, {} requests, {} connections. Hover a row for its timings and findings.</p>",
+            self.navigations, self.requests, self.connections
         );
+        legend(&mut s);
+        w.write_all(s.as_bytes())?;
+        self.body.copy_to(w)?;
+        s.clear();
+        let orphans: Vec<&RequestRow> = self.orphans.iter().collect();
+        if !orphans.is_empty() {
+            let _ = writeln!(
+                s,
+                "<section class=\"nav\" id=\"other\"><h2>Requests outside any navigation</h2>"
+            );
+            let (start, end) = span_of(None, &orphans);
+            waterfall(&mut s, &orphans, start, end);
+            connection_view(&mut s, &orphans, &self.conns, start, end);
+            s.push_str("</section>\n");
+        }
+        if self.requests == 0 {
+            s.push_str("<p>No HTTP requests or TLS exchanges were found in the capture.</p>\n");
+        }
+        s.push_str("</body></html>\n");
+        w.write_all(s.as_bytes())
     }
-    let _ = writeln!(
-        s,
-        "<p class=\"meta\">{} navigations, {} requests, {} connections. Hover a row for its timings and findings.</p>",
-        a.navigations.len(),
-        a.requests.len(),
-        a.connections.len()
-    );
-    legend(&mut s);
-    // Each navigation's requests in one pass (in their order), not one pass per navigation.
-    let mut by_nav: HashMap<Option<u64>, Vec<&RequestRow>> = HashMap::new();
-    for r in &a.requests {
-        by_nav.entry(r.navigation_id).or_default().push(r);
+}
+
+/// The HTML page written while the capture is read, its sections spooled to a file.
+pub type SpooledHtml = Arc<Mutex<HtmlWriter<FilePart>>>;
+
+/// A spooled HTML page in directory `dir`.
+pub fn spooled(dir: &std::path::Path) -> io::Result<SpooledHtml> {
+    let body = FilePart::create(dir.join("html-sections.part"))?;
+    Ok(Arc::new(Mutex::new(HtmlWriter::new(body))))
+}
+
+/// The stream's sink for a [`SpooledHtml`].
+pub struct HtmlSink(pub SpooledHtml);
+
+impl HtmlSink {
+    fn with(&mut self, f: impl FnOnce(&mut HtmlWriter<FilePart>)) {
+        f(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner));
     }
-    for n in &a.navigations {
-        let reqs = by_nav
-            .get(&Some(n.navigation_id))
-            .map_or(&[][..], Vec::as_slice);
-        navigation(&mut s, n, reqs, &conns);
+}
+
+impl RowSink for HtmlSink {
+    fn connection(&mut self, row: ConnectionRow) {
+        self.with(|h| h.connection(row));
     }
-    let orphans = by_nav.remove(&None).unwrap_or_default();
-    if !orphans.is_empty() {
-        let _ = writeln!(
-            s,
-            "<section class=\"nav\" id=\"other\"><h2>Requests outside any navigation</h2>"
-        );
-        let (start, end) = span_of(None, &orphans);
-        waterfall(&mut s, &orphans, start, end);
-        connection_view(&mut s, &orphans, &conns, start, end);
-        s.push_str("</section>\n");
+    fn request(&mut self, row: RequestRow) {
+        self.with(|h| h.request(row));
     }
-    if a.requests.is_empty() {
-        s.push_str("<p>No HTTP requests or TLS exchanges were found in the capture.</p>\n");
+    fn navigation(&mut self, row: NavigationRow) {
+        self.with(|h| h.navigation(row));
     }
-    s.push_str("</body></html>\n");
-    s
+    fn dns(&mut self, _: crate::protocol::dns::DnsLookup, _: Option<u64>) {}
 }
 
 fn legend(s: &mut String) {
@@ -161,7 +314,7 @@ fn navigation(
     s: &mut String,
     n: &NavigationRow,
     reqs: &[&RequestRow],
-    conns: &HashMap<u64, &ConnectionRow>,
+    conns: &HashMap<u64, ConnectionRow>,
 ) {
     let page = n
         .page_url
@@ -388,7 +541,7 @@ fn waterfall(s: &mut String, reqs: &[&RequestRow], start: Timestamp, end: Timest
 fn connection_view(
     s: &mut String,
     reqs: &[&RequestRow],
-    conns: &HashMap<u64, &ConnectionRow>,
+    conns: &HashMap<u64, ConnectionRow>,
     start: Timestamp,
     end: Timestamp,
 ) {
@@ -400,7 +553,7 @@ fn connection_view(
     axis(s, span, "connection  server");
     for id in ids {
         let on: Vec<&&RequestRow> = reqs.iter().filter(|r| r.connection_id == id).collect();
-        let c = conns.get(&id).copied();
+        let c = conns.get(&id);
         let reused = on.first().is_some_and(|r| r.connection_reused);
         let label = match c {
             Some(c) => {
@@ -534,6 +687,97 @@ mod tests {
         assert_eq!(page.matches("data-request-id=").count(), 1);
         assert_eq!(page.matches("data-connection-id=").count(), 1);
         assert!(page.contains("class=\"ph wait\""));
+    }
+
+    /// Rows in the order the stream releases them, with a kept-alive connection that
+    /// outlives its first navigation: each section waits for its connections and those
+    /// behind it wait their turn, the page is the one written from all rows at once, and
+    /// nothing is held once every row has arrived (requests outside any navigation aside,
+    /// which go at the end of the page).
+    #[test]
+    fn streamed_page_waits_for_connections_and_equals_the_page_at_once() {
+        let ts = |ms: i64| Timestamp(1_700_000_000_000_000_000 + ms * 1_000_000);
+        let req = |id: u64, nav: Option<u64>, conn: u64, at: i64| RequestRow {
+            request_id: id,
+            navigation_id: nav,
+            connection_id: conn,
+            start_time: ts(at),
+            wait_ms: Some(5.0),
+            total_ms: Some(5.0),
+            ..RequestRow::default()
+        };
+        let nav = |id: u64, at: i64| NavigationRow {
+            navigation_id: id,
+            start_time: ts(at),
+            end_time: ts(at + 5),
+            duration_ms: 5.0,
+            ..NavigationRow::default()
+        };
+        let conn = |id: u64, sni: &str| ConnectionRow {
+            connection_id: id,
+            sni: Some(sni.into()),
+            server_port: 443,
+            alpn: Some("h2".into()),
+            ..ConnectionRow::default()
+        };
+        let a = Analysis {
+            // Connection 1 carries requests of navigations 1 and 2 and ends last.
+            requests: vec![
+                req(1, Some(1), 1, 0),
+                req(2, Some(1), 2, 1),
+                req(3, Some(2), 1, 3000),
+                req(4, None, 3, 3500),
+                req(5, Some(3), 4, 6000),
+            ],
+            connections: vec![
+                conn(2, "b.example"),
+                conn(4, "d.example"),
+                conn(3, "c.example"),
+                conn(1, "a.example"),
+            ],
+            navigations: vec![nav(1, 0), nav(2, 3000), nav(3, 6000)],
+            ..Analysis::default()
+        };
+        let mut at_once = Vec::new();
+        write_html(&a, &mut at_once).unwrap();
+        let mut w = HtmlWriter::new(Vec::new());
+        w.request(a.requests[0].clone());
+        w.request(a.requests[1].clone());
+        w.connection(a.connections[0].clone());
+        w.navigation(a.navigations[0].clone());
+        // Navigation 1 waits for connection 1.
+        assert!(w.body.is_empty());
+        w.request(a.requests[2].clone());
+        w.request(a.requests[3].clone());
+        w.navigation(a.navigations[1].clone());
+        w.request(a.requests[4].clone());
+        w.connection(a.connections[1].clone());
+        w.navigation(a.navigations[2].clone());
+        // Navigation 3 is complete but waits behind navigations 1 and 2.
+        assert!(w.body.is_empty());
+        assert_eq!(w.pending.len(), 3);
+        w.connection(a.connections[2].clone());
+        w.connection(a.connections[3].clone());
+        let body = String::from_utf8(w.body.clone()).unwrap();
+        let order: Vec<usize> = ["id=\"nav-1\"", "id=\"nav-2\"", "id=\"nav-3\""]
+            .iter()
+            .map(|id| body.find(id).unwrap())
+            .collect();
+        assert!(order.windows(2).all(|p| p[0] < p[1]), "{order:?}");
+        assert!(body.contains("a.example") && body.contains("d.example"));
+        // Only the request outside any navigation (and its connection) is still held.
+        assert!(w.pending.is_empty() && w.waiting.is_empty());
+        assert_eq!(w.conns.keys().collect::<Vec<_>>(), [&3]);
+        let mut streamed = Vec::new();
+        w.finish(&a.captures, &mut streamed).unwrap();
+        assert!(
+            streamed == at_once,
+            "{}",
+            String::from_utf8_lossy(&streamed)
+        );
+        let page = String::from_utf8(at_once).unwrap();
+        assert!(page.contains("3 navigations, 5 requests, 4 connections"));
+        assert!(page.contains("Requests outside any navigation") && page.contains("c.example"));
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod json;
 #[cfg(feature = "parquet")]
 pub mod parquet;
 pub mod report;
+pub mod spool;
 pub mod stream;
 pub mod table;
 

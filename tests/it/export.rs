@@ -297,12 +297,13 @@ fn write_har(cap: &Path, dir: &Path) -> (PathBuf, Value) {
     (path, v)
 }
 
-/// `--har` writes pages and entries as the rows are released (spooled to a private
-/// temporary directory, joined at the end): byte for byte the document written from every
-/// row kept, with 1 or 2 threads, to a file or standard output, and beside table files,
-/// which are the same as without `--har`; the temporary directory is removed.
+/// `--har` and `--html` write pages, entries and sections as the rows are released
+/// (spooled to a private temporary directory, joined at the end): byte for byte the
+/// documents written from every row kept, with 1 or 2 threads, to a file or standard
+/// output, and beside table files, which are the same as without them; the temporary
+/// directory is removed.
 #[test]
-fn har_is_streamed_byte_for_byte_as_from_all_rows() {
+fn har_and_html_are_streamed_byte_for_byte_as_from_all_rows() {
     use lifecycle::analyze::{Analyzer, Options};
     use lifecycle::capture::open_input;
     let mut caps = captures();
@@ -324,7 +325,10 @@ fn har_is_streamed_byte_for_byte_as_from_all_rows() {
         assert!(!all.requests.is_empty(), "{}", cap.display());
         let mut expected = Vec::new();
         har::write_har(&all, &mut expected).unwrap();
+        let mut expected_html = Vec::new();
+        export::html::write_html(&all, &mut expected_html).unwrap();
         let path = out.path().join("x.har");
+        let html = out.path().join("x.html");
         let tables = out.path().join("tables");
         let runs: [&[&str]; 4] = [
             &["--threads", "1", "--quiet"],
@@ -334,6 +338,7 @@ fn har_is_streamed_byte_for_byte_as_from_all_rows() {
         ];
         for extra in runs {
             let _ = std::fs::remove_file(&path);
+            let _ = std::fs::remove_file(&html);
             let mut cmd = lifecycle();
             cmd.env("TMPDIR", tmp.path())
                 .arg("analyze")
@@ -346,6 +351,7 @@ fn har_is_streamed_byte_for_byte_as_from_all_rows() {
             let to_stdout = !extra.contains(&"--quiet");
             cmd.arg("--har")
                 .arg(if to_stdout { Path::new("-") } else { &path });
+            cmd.arg("--html").arg(&html);
             let o = run_ok(&mut cmd);
             let got = if to_stdout {
                 o.stdout
@@ -355,6 +361,11 @@ fn har_is_streamed_byte_for_byte_as_from_all_rows() {
             assert!(
                 got == expected,
                 "{} {extra:?}: the streamed HAR differs from the one written from all rows",
+                cap.display()
+            );
+            assert!(
+                std::fs::read(&html).unwrap() == expected_html,
+                "{} {extra:?}: the streamed HTML page differs from the one of all rows",
                 cap.display()
             );
             let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
