@@ -291,6 +291,14 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
             doc.finish(&analysis.captures, w)
         })
         .is_err();
+        if doc.early_sections > 0 || doc.left_out > 0 {
+            eprintln!(
+                "lifecycle: --html: more than {} requests were waiting for their navigations or connections: {} navigation(s) drawn before a connection had ended, {} request(s) left out of the page (the tables have them)",
+                export::html::MAX_HELD_REQUESTS,
+                doc.early_sections,
+                doc.left_out
+            );
+        }
     }
     if let Some(spool) = &spool {
         let streamed = match analyzer.take_sink() {

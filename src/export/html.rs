@@ -85,6 +85,13 @@ pub fn render(a: &Analysis) -> String {
     }
 }
 
+/// Most requests the page holds while the capture is read (waiting for their navigation's
+/// row, or in sections waiting for their connections' rows): about 1 KB each. Past it the
+/// oldest held sections are written without the connections not yet ended, and, when no
+/// section is waiting, a navigation's further requests are left out of the page (both
+/// counted and noted on the page).
+pub const MAX_HELD_REQUESTS: usize = 50_000;
+
 /// The page written while the capture is read. A navigation's section (its waterfall and
 /// connection view) is written once its row and the rows of every connection its requests
 /// used have been released, in navigation order, and appended to `body`; the head (the
@@ -106,12 +113,24 @@ pub struct HtmlWriter<P: Part> {
     navigations: u64,
     requests: u64,
     connections: u64,
+    /// Requests in `waiting` and `pending`, and their cap.
+    held: usize,
+    cap: usize,
+    /// Sections written before a connection they show had ended (the cap), and requests
+    /// left out of the page (the cap, with no section to write).
+    pub early_sections: u64,
+    pub left_out: u64,
     error: Option<io::Error>,
     text: String,
 }
 
 impl<P: Part> HtmlWriter<P> {
     pub fn new(body: P) -> Self {
+        Self::with_cap(body, MAX_HELD_REQUESTS)
+    }
+
+    /// A writer holding at most `cap` requests.
+    pub fn with_cap(body: P, cap: usize) -> Self {
         HtmlWriter {
             body,
             waiting: HashMap::new(),
@@ -122,6 +141,10 @@ impl<P: Part> HtmlWriter<P> {
             navigations: 0,
             requests: 0,
             connections: 0,
+            held: 0,
+            cap,
+            early_sections: 0,
+            left_out: 0,
             error: None,
             text: String::new(),
         }
@@ -129,11 +152,23 @@ impl<P: Part> HtmlWriter<P> {
 
     pub fn request(&mut self, r: RequestRow) {
         self.requests += 1;
-        *self.uses.entry(r.connection_id).or_default() += 1;
-        match r.navigation_id {
-            Some(n) => self.waiting.entry(n).or_default().push(r),
-            None => self.orphans.push(r),
+        let Some(n) = r.navigation_id else {
+            *self.uses.entry(r.connection_id).or_default() += 1;
+            self.orphans.push(r);
+            return;
+        };
+        // Over the cap: the oldest sections go out as they are; with none waiting, this
+        // request is left out.
+        while self.held >= self.cap && !self.pending.is_empty() {
+            self.write_head();
         }
+        if self.held >= self.cap {
+            self.left_out += 1;
+            return;
+        }
+        *self.uses.entry(r.connection_id).or_default() += 1;
+        self.held += 1;
+        self.waiting.entry(n).or_default().push(r);
     }
 
     /// A connection's row comes after every request on it has been handed over.
@@ -163,23 +198,35 @@ impl<P: Part> HtmlWriter<P> {
             {
                 break;
             }
-            let Some((n, reqs)) = self.pending.pop_front() else {
-                break;
-            };
-            let refs: Vec<&RequestRow> = reqs.iter().collect();
-            self.text.clear();
-            navigation(&mut self.text, &n, &refs, &self.conns);
-            if self.error.is_none()
-                && let Err(e) = self.body.write_all(self.text.as_bytes())
-            {
-                self.error = Some(e);
-            }
-            for r in &reqs {
-                self.release_use(r.connection_id);
-            }
+            self.write_head();
         }
         if self.pending.is_empty() && self.pending.capacity() > 1024 {
             self.pending.shrink_to(64);
+        }
+    }
+
+    /// Writes the oldest held section with the connection rows known now.
+    fn write_head(&mut self) {
+        let Some((n, reqs)) = self.pending.pop_front() else {
+            return;
+        };
+        if reqs
+            .iter()
+            .any(|r| !self.conns.contains_key(&r.connection_id))
+        {
+            self.early_sections += 1;
+        }
+        let refs: Vec<&RequestRow> = reqs.iter().collect();
+        self.text.clear();
+        navigation(&mut self.text, &n, &refs, &self.conns);
+        if self.error.is_none()
+            && let Err(e) = self.body.write_all(self.text.as_bytes())
+        {
+            self.error = Some(e);
+        }
+        self.held = self.held.saturating_sub(reqs.len());
+        for r in &reqs {
+            self.release_use(r.connection_id);
         }
     }
 
@@ -195,7 +242,10 @@ impl<P: Part> HtmlWriter<P> {
 
     /// The whole page to `w`: the captures' facts, then every section.
     pub fn finish(&mut self, captures: &[CaptureInfo], w: &mut dyn Write) -> io::Result<()> {
+        // Every row has arrived: a connection still missing has no row at all.
+        let early = self.early_sections;
         self.write_ready(true);
+        self.early_sections = early;
         if let Some(e) = self.error.take() {
             return Err(e);
         }
@@ -232,6 +282,13 @@ impl<P: Part> HtmlWriter<P> {
             "<p class=\"meta\">{} navigations, {} requests, {} connections. Hover a row for its timings and findings.</p>",
             self.navigations, self.requests, self.connections
         );
+        if self.early_sections > 0 || self.left_out > 0 {
+            let _ = writeln!(
+                s,
+                "<p class=\"meta\"><b>Held rows capped</b> at {} requests: {} navigation(s) drawn before a connection they used had ended (shown without its details), {} request(s) left out of this page (the tables have them).</p>",
+                self.cap, self.early_sections, self.left_out
+            );
+        }
         legend(&mut s);
         w.write_all(s.as_bytes())?;
         self.body.copy_to(w)?;
@@ -778,6 +835,55 @@ mod tests {
         let page = String::from_utf8(at_once).unwrap();
         assert!(page.contains("3 navigations, 5 requests, 4 connections"));
         assert!(page.contains("Requests outside any navigation") && page.contains("c.example"));
+    }
+
+    /// Past the cap on held requests, the oldest waiting section is written without the
+    /// connection that has not ended, and with no section waiting further requests are
+    /// left out; both are counted and noted on the page.
+    #[test]
+    fn held_requests_are_capped_and_the_cap_is_noted() {
+        let req = |id: u64, nav: u64, conn: u64| RequestRow {
+            request_id: id,
+            navigation_id: Some(nav),
+            connection_id: conn,
+            ..RequestRow::default()
+        };
+        let nav = |id: u64| NavigationRow {
+            navigation_id: id,
+            ..NavigationRow::default()
+        };
+        let mut w = HtmlWriter::with_cap(Vec::new(), 3);
+        // Navigation 1 waits for connection 9, which is still open.
+        w.request(req(1, 1, 9));
+        w.request(req(2, 1, 9));
+        w.navigation(nav(1));
+        w.request(req(3, 2, 8));
+        assert!(w.body.is_empty());
+        // A fourth held request: navigation 1 goes out without connection 9's details.
+        w.request(req(4, 2, 8));
+        assert_eq!((w.early_sections, w.left_out, w.held), (1, 0, 2));
+        assert!(String::from_utf8_lossy(&w.body).contains("id=\"nav-1\""));
+        w.request(req(5, 2, 8));
+        // Nothing left to write: the next request of the open navigation is left out.
+        w.request(req(6, 2, 8));
+        assert_eq!((w.early_sections, w.left_out, w.held), (1, 1, 3));
+        w.navigation(nav(2));
+        let mut page = Vec::new();
+        w.finish(&[], &mut page).unwrap();
+        let page = String::from_utf8(page).unwrap();
+        assert!(
+            page.contains("Held rows capped</b> at 3 requests: 1 navigation(s)"),
+            "{page}"
+        );
+        assert!(page.contains("1 request(s) left out"));
+        assert_eq!(page.matches("data-request-id=").count(), 5);
+        // Under the cap nothing is noted.
+        let mut w = HtmlWriter::with_cap(Vec::new(), 3);
+        w.request(req(1, 1, 9));
+        w.navigation(nav(1));
+        let mut page = Vec::new();
+        w.finish(&[], &mut page).unwrap();
+        assert!(!String::from_utf8(page).unwrap().contains("capped"));
     }
 
     #[test]
