@@ -1093,18 +1093,7 @@ impl Tee<'_> {
 }
 
 impl RowSink for Tee<'_> {
-    fn connection(&mut self, row: ConnectionRow) {
-        self.each(row, |s, r| s.connection(r));
-    }
-    fn request(&mut self, row: RequestRow) {
-        self.each(row, |s, r| s.request(r));
-    }
-    fn navigation(&mut self, row: NavigationRow) {
-        self.each(row, |s, r| s.navigation(r));
-    }
-    fn dns(&mut self, row: DnsLookup, navigation_id: Option<u64>) {
-        self.each(row, |s, r| s.dns(r, navigation_id));
-    }
+    crate::correlate::rows_through_each!();
 }
 
 /// Borrowed pipeline state for the per-packet functions.

@@ -8,7 +8,7 @@ use cli::{AnalyzeArgs, Cli, Command, FormatArg};
 use indicatif::{ProgressBar, ProgressStyle};
 use lifecycle::analyze::{Analyzer, Options};
 use lifecycle::capture::open_input;
-use lifecycle::correlate::{Fanout, RowSink};
+use lifecycle::correlate::{Fanout, RowSink, Shared};
 use lifecycle::export::{self, Format};
 use std::io::{ErrorKind, IsTerminal, Write};
 use std::path::Path;
@@ -188,10 +188,10 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
         match docs {
             Ok((har, html, spool)) => {
                 if let Some(doc) = &har {
-                    sinks.push(Box::new(export::har::HarSink(doc.clone())));
+                    sinks.push(Box::new(Shared(doc.clone())));
                 }
                 if let Some(doc) = &html {
-                    sinks.push(Box::new(export::html::HtmlSink(doc.clone())));
+                    sinks.push(Box::new(Shared(doc.clone())));
                 }
                 Some((har, html, spool))
             }

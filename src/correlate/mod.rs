@@ -20,7 +20,8 @@ use crate::protocol::tls::{CT_APPLICATION_DATA, TlsRecord, TlsSummary};
 
 pub use findings::Finding;
 pub use rows::{AnomalyRow, ConnectionRow, HttpDetail, NavigationRow, RequestRow};
-pub use stream::{Collect, Correlator, Fanout, RowSink};
+pub(crate) use stream::rows_through_each;
+pub use stream::{Collect, Correlator, Fanout, RowSink, Shared};
 
 /// What one finished TCP connection carried.
 #[derive(Debug, Clone)]

@@ -110,6 +110,34 @@ impl RowSink for Collect {
     }
 }
 
+/// A sink shared with its owner, who finishes the output after the stream ends (the HAR
+/// document, the HTML page).
+pub struct Shared<S>(pub std::sync::Arc<std::sync::Mutex<S>>);
+
+impl<S: RowSink> Shared<S> {
+    fn with(&mut self, f: impl FnOnce(&mut S)) {
+        f(&mut self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner));
+    }
+}
+
+impl<S: RowSink> RowSink for Shared<S> {
+    fn connection(&mut self, row: ConnectionRow) {
+        self.with(|s| s.connection(row));
+    }
+    fn request(&mut self, row: RequestRow) {
+        self.with(|s| s.request(row));
+    }
+    fn navigation(&mut self, row: NavigationRow) {
+        self.with(|s| s.navigation(row));
+    }
+    fn dns(&mut self, row: DnsLookup, navigation_id: Option<u64>) {
+        self.with(|s| s.dns(row, navigation_id));
+    }
+}
+
 /// Hands every row to each of several sinks (a clone to all but the last): table files and
 /// a HAR document, say, written from one stream.
 pub struct Fanout(pub Vec<Box<dyn RowSink>>);
@@ -125,19 +153,28 @@ impl Fanout {
     }
 }
 
+/// The row methods of a [`RowSink`] that hands each row on through its own
+/// `each(row, put)` (a fan-out of sinks).
+macro_rules! rows_through_each {
+    () => {
+        fn connection(&mut self, row: $crate::correlate::ConnectionRow) {
+            self.each(row, |s, r| s.connection(r));
+        }
+        fn request(&mut self, row: $crate::correlate::RequestRow) {
+            self.each(row, |s, r| s.request(r));
+        }
+        fn navigation(&mut self, row: $crate::correlate::NavigationRow) {
+            self.each(row, |s, r| s.navigation(r));
+        }
+        fn dns(&mut self, row: $crate::protocol::dns::DnsLookup, navigation_id: Option<u64>) {
+            self.each(row, |s, r| s.dns(r, navigation_id));
+        }
+    };
+}
+pub(crate) use rows_through_each;
+
 impl RowSink for Fanout {
-    fn connection(&mut self, row: ConnectionRow) {
-        self.each(row, |s, r| s.connection(r));
-    }
-    fn request(&mut self, row: RequestRow) {
-        self.each(row, |s, r| s.request(r));
-    }
-    fn navigation(&mut self, row: NavigationRow) {
-        self.each(row, |s, r| s.navigation(r));
-    }
-    fn dns(&mut self, row: DnsLookup, navigation_id: Option<u64>) {
-        self.each(row, |s, r| s.dns(r, navigation_id));
-    }
+    rows_through_each!();
     /// Closes every sink (the first error is returned once all were closed).
     fn close(&mut self) -> std::io::Result<Vec<String>> {
         let mut files = Vec::new();

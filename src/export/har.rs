@@ -19,7 +19,7 @@ use crate::correlate::{ConnectionRow, NavigationRow, RequestRow, RowSink};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use std::io::{self, Write};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 /// The HAR document of an analysis (what [`write_har`] writes, parsed back).
 pub fn har(a: &Analysis) -> Value {
@@ -186,23 +186,15 @@ pub fn spooled(dir: &std::path::Path) -> io::Result<SpooledHar> {
     Ok(Arc::new(Mutex::new(HarWriter::new(pages, entries))))
 }
 
-/// The stream's sink for a [`SpooledHar`]: requests become entries (in release order, which
-/// is start order) and navigations pages as they are released.
-pub struct HarSink(pub SpooledHar);
-
-impl HarSink {
-    fn with(&mut self, f: impl FnOnce(&mut HarWriter<FilePart>)) {
-        f(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner));
-    }
-}
-
-impl RowSink for HarSink {
+/// The stream hands rows to the document (through [`crate::correlate::Shared`]):
+/// requests become entries in release order, which is start order, and navigations pages.
+impl<P: Part> RowSink for HarWriter<P> {
     fn connection(&mut self, _: ConnectionRow) {}
     fn request(&mut self, row: RequestRow) {
-        self.with(|h| h.entry(&row, None));
+        self.entry(&row, None);
     }
     fn navigation(&mut self, row: NavigationRow) {
-        self.with(|h| h.page(&row));
+        self.page(&row);
     }
     fn dns(&mut self, _: crate::protocol::dns::DnsLookup, _: Option<u64>) {}
 }
@@ -839,7 +831,7 @@ mod tests {
     fn har_sink_spools_rows_as_they_arrive() {
         let dir = tempfile::tempdir().unwrap();
         let doc = spooled(dir.path()).unwrap();
-        let mut sink = HarSink(doc.clone());
+        let mut sink = crate::correlate::Shared(doc.clone());
         let mut one = Vec::new();
         serde_json::to_writer_pretty(&mut one, &entry(&request(), None)).unwrap();
         for id in 1..=2000 {

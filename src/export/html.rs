@@ -17,7 +17,7 @@ use crate::correlate::{ConnectionRow, NavigationRow, RequestRow, RowSink};
 use std::collections::{HashMap, VecDeque};
 use std::fmt::Write as _;
 use std::io::{self, Write};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 /// Phase names (CSS classes) and labels, in time order.
 const PHASES: [(&str, &str); 8] = [
@@ -63,16 +63,7 @@ ul.findings{margin:4px 0 8px;padding-left:20px;color:#c5221f}
 /// Writes the page of an analysis whose rows were all kept.
 pub fn write_html(a: &Analysis, w: &mut dyn Write) -> io::Result<()> {
     let mut page = HtmlWriter::new(Vec::new());
-    // In the order the stream hands rows over: a navigation's requests before it.
-    for r in &a.requests {
-        page.request(r.clone());
-    }
-    for c in &a.connections {
-        page.connection(c.clone());
-    }
-    for n in &a.navigations {
-        page.navigation(n.clone());
-    }
+    super::replay(a, &mut page);
     page.finish(&a.captures, w)
 }
 
@@ -321,24 +312,16 @@ pub fn spooled(dir: &std::path::Path) -> io::Result<SpooledHtml> {
     Ok(Arc::new(Mutex::new(HtmlWriter::new(body))))
 }
 
-/// The stream's sink for a [`SpooledHtml`].
-pub struct HtmlSink(pub SpooledHtml);
-
-impl HtmlSink {
-    fn with(&mut self, f: impl FnOnce(&mut HtmlWriter<FilePart>)) {
-        f(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner));
-    }
-}
-
-impl RowSink for HtmlSink {
+/// The stream hands rows to the page (through [`crate::correlate::Shared`]).
+impl<P: Part> RowSink for HtmlWriter<P> {
     fn connection(&mut self, row: ConnectionRow) {
-        self.with(|h| h.connection(row));
+        HtmlWriter::connection(self, row);
     }
     fn request(&mut self, row: RequestRow) {
-        self.with(|h| h.request(row));
+        HtmlWriter::request(self, row);
     }
     fn navigation(&mut self, row: NavigationRow) {
-        self.with(|h| h.navigation(row));
+        HtmlWriter::navigation(self, row);
     }
     fn dns(&mut self, _: crate::protocol::dns::DnsLookup, _: Option<u64>) {}
 }

@@ -330,23 +330,29 @@ pub fn write_table(t: &Table, format: Format, w: &mut dyn Write) -> io::Result<(
     }
 }
 
+/// Hands every kept row of an analysis to `sink` in an order the stream can release them
+/// in: a navigation's requests (and their connections) before the navigation.
+pub fn replay(a: &Analysis, sink: &mut dyn crate::correlate::RowSink) {
+    for r in &a.requests {
+        sink.request(r.clone());
+    }
+    for r in &a.connections {
+        sink.connection(r.clone());
+    }
+    for r in &a.navigations {
+        sink.navigation(r.clone());
+    }
+    for (i, r) in a.dns.iter().enumerate() {
+        sink.dns(r.clone(), a.dns_navigation.get(i).copied().flatten());
+    }
+}
+
 /// Writes every table as `DIR/<table>.<ext>`, each atomically (temporary name, then rename),
 /// through the same chunked writers as a streaming run ([`stream::TableFiles`]).
 pub fn write_tables(a: &Analysis, dir: &Path, format: Format) -> io::Result<Vec<String>> {
     use crate::correlate::RowSink;
     let mut files = stream::TableFiles::create(dir, format)?;
-    for r in &a.navigations {
-        files.navigation(r.clone());
-    }
-    for r in &a.requests {
-        files.request(r.clone());
-    }
-    for r in &a.connections {
-        files.connection(r.clone());
-    }
-    for (i, r) in a.dns.iter().enumerate() {
-        files.dns(r.clone(), a.dns_navigation.get(i).copied().flatten());
-    }
+    replay(a, &mut files);
     let mut written = files.close()?;
     written.extend(write_small_tables(a, dir, format)?);
     Ok(written)

@@ -20,6 +20,15 @@ fn captures() -> Vec<PathBuf> {
     v
 }
 
+/// [`captures`] and a capture with its TLS keys inside (decrypted HTTP/2, every header).
+fn captures_and_decrypted() -> Vec<PathBuf> {
+    let mut v = captures();
+    v.push(testdata(
+        "lab/chromium-cold-then-warm/chromium-cold-then-warm.dsb.pcapng",
+    ));
+    v
+}
+
 #[cfg(feature = "parquet")]
 fn expected_dtype(c: &ColumnData) -> DataType {
     match c {
@@ -247,13 +256,9 @@ fn out_dash_streams_the_same_object_as_all_rows_at_once() {
     // `--out -` spools the large tables into a private temporary directory while reading
     // and joins them at the end: byte for byte the object written from every row, with
     // 1 or 2 threads and with the rows also kept for a HAR; the directory is removed.
-    let mut caps = captures();
-    caps.push(testdata(
-        "lab/chromium-cold-then-warm/chromium-cold-then-warm.dsb.pcapng",
-    ));
     let tmp = tempfile::tempdir().unwrap();
     let har = tmp.path().join("x.har");
-    for cap in caps {
+    for cap in captures_and_decrypted() {
         let (a, _) = analyze(&cap);
         let mut expected = Vec::new();
         export::write_tables_json(&a, &mut expected).unwrap();
@@ -306,14 +311,9 @@ fn write_har(cap: &Path, dir: &Path) -> (PathBuf, Value) {
 fn har_and_html_are_streamed_byte_for_byte_as_from_all_rows() {
     use lifecycle::analyze::{Analyzer, Options};
     use lifecycle::capture::open_input;
-    let mut caps = captures();
-    // Decrypted HTTP/2 with every header kept.
-    caps.push(testdata(
-        "lab/chromium-cold-then-warm/chromium-cold-then-warm.dsb.pcapng",
-    ));
     let tmp = tempfile::tempdir().unwrap();
     let out = tempfile::tempdir().unwrap();
-    for cap in caps {
+    for cap in captures_and_decrypted() {
         let mut a = Analyzer::new(Options {
             keep_http_headers: true,
             ..Options::default()
