@@ -89,8 +89,9 @@ pub const MAX_HELD_REQUESTS: usize = 50_000;
 /// captures and the counts, known at the end), the requests outside any navigation and the
 /// end of the page are written by `finish`. Held meanwhile: requests whose navigation is
 /// not released yet, sections waiting for a connection (a kept-alive connection can outlive
-/// its navigations, up to the TCP idle timeout) and the sections behind them, and the rows
-/// of connections that a held request uses.
+/// its navigations: its row comes when it ends) and the sections behind them, requests
+/// outside any navigation, and the rows of connections that a held request uses; at most
+/// `cap` requests in all.
 pub struct HtmlWriter<P: Part> {
     body: P,
     /// Requests by navigation, until the navigation's row arrives.
@@ -143,11 +144,6 @@ impl<P: Part> HtmlWriter<P> {
 
     pub fn request(&mut self, r: RequestRow) {
         self.requests += 1;
-        let Some(n) = r.navigation_id else {
-            *self.uses.entry(r.connection_id).or_default() += 1;
-            self.orphans.push(r);
-            return;
-        };
         // Over the cap: the oldest sections go out as they are; with none waiting, this
         // request is left out.
         while self.held >= self.cap && !self.pending.is_empty() {
@@ -159,7 +155,11 @@ impl<P: Part> HtmlWriter<P> {
         }
         *self.uses.entry(r.connection_id).or_default() += 1;
         self.held += 1;
-        self.waiting.entry(n).or_default().push(r);
+        match r.navigation_id {
+            Some(n) => self.waiting.entry(n).or_default().push(r),
+            // Held to the end, for the page's last section.
+            None => self.orphans.push(r),
+        }
     }
 
     /// A connection's row comes after every request on it has been handed over.
