@@ -16,6 +16,7 @@
 #   LIFECYCLE   path of the lifecycle binary to measure (default: the release build)
 #   PGO         1 to also measure a profile-guided build (scripts/build-pgo.sh, trained on
 #               a capture of another seed) as lifecycle-pgo: one thread, CSV
+#   DOCS        0 to skip lifecycle-docs (one thread, --har and --html; default 1)
 #   RAM_DIR     a RAM-backed directory (tmpfs) the timed runs read the capture from and
 #               write their outputs to (default /dev/shm when it is writable and has room;
 #               empty: read from BENCH_DIR). A copy per size, removed after that size.
@@ -33,6 +34,7 @@ TSHARK=${TSHARK:-1}
 KEEP=${KEEP:-0}
 BUILD=${BUILD:-1}
 PGO=${PGO:-0}
+DOCS=${DOCS:-1}
 RAM_DIR=${RAM_DIR-/dev/shm}
 
 # The RAM copy of the capture being measured (see below), removed at exit whatever happens.
@@ -196,9 +198,11 @@ for size in "${SIZES[@]}"; do
 
     # Floor and the lifecycle variants alternate, so drift on a noisy machine hits all alike.
     # lifecycle: one thread, CSV; lifecycle-t2: two threads, CSV; lifecycle-pq: one thread,
-    # Parquet (the default format).
+    # Parquet (the default format); lifecycle-docs: one thread, the HAR document and the HTML
+    # page (their spool in the output directory).
     variants=(floor lifecycle lifecycle-t2 lifecycle-pq)
     [ "$PGO" = 1 ] && variants+=(lifecycle-pgo)
+    [ "$DOCS" = 1 ] && variants+=(lifecycle-docs)
     declare -A vrc=()
     for t in "${variants[@]}"; do
         : >"$DIR/$t-$size.times"
@@ -219,6 +223,8 @@ for size in "${SIZES[@]}"; do
                 --out "$out" "$rcap") ;;
             lifecycle-pgo) cmd=("$LIFECYCLE_PGO" analyze --quiet --threads 1 --format csv
                 --out "$out" "$rcap") ;;
+            lifecycle-docs) cmd=(env TMPDIR="$out" "$LIFECYCLE" analyze --quiet --threads 1
+                --har "$out/page.har" --html "$out/page.html" "$rcap") ;;
             esac
             line=$(measure "$DIR/$t-$size.stdout" "${cmd[@]}")
             echo "$line" >>"$DIR/$t-$size.times"
@@ -248,21 +254,21 @@ awk -F'\t' '
       usr[n] = $6; sys[n] = $7; anon[n] = $8
       if ($1 == "floor") { floor[$2] = $3; floor_usr[$2] = $6 } }
     END {
-        printf "%-13s %8s %9s %9s %12s %9s %8s %9s %7s %7s %7s %s\n", "tool", "size_MB", "seconds",
+        printf "%-14s %8s %9s %9s %12s %9s %8s %9s %7s %7s %7s %s\n", "tool", "size_MB", "seconds",
             "MB/s", "packets/s", "RSS_MB", "anon_MB", "x_floor", "user_s", "sys_s", "x_user", ""
         for (i = 1; i <= n; i++) {
             s = size[i]; mb = bytes[s] / 1e6; t = secs[i] > 0 ? secs[i] : 1e-9
             note = rc[i] != 0 ? "exit status " rc[i] : ""
             xu = floor_usr[s] > 0 ? sprintf("%7.2f", usr[i] / floor_usr[s]) : sprintf("%7s", "-")
-            printf "%-13s %8.0f %9.3f %9.0f %12.0f %9.1f %8.1f %9.2f %7.3f %7.3f %s %s\n", tool[i],
+            printf "%-14s %8.0f %9.3f %9.0f %12.0f %9.1f %8.1f %9.2f %7.3f %7.3f %s %s\n", tool[i],
                 mb, secs[i], mb / t, pkts[s] / t, rss[i] / 1024, anon[i] / 1024, secs[i] / floor[s],
                 usr[i], sys[i], xu, note
         }
         # Peak RSS of each lifecycle variant, largest capture against smallest: ~1.0 means
         # flat. And the speedup of two threads over one on each capture.
         printf "\n"
-        split("lifecycle lifecycle-t2 lifecycle-pq lifecycle-pgo", vs, " ")
-        for (v = 1; v <= 4; v++) {
+        split("lifecycle lifecycle-t2 lifecycle-pq lifecycle-pgo lifecycle-docs", vs, " ")
+        for (v = 1; v <= 5; v++) {
             lo = ""; hi = ""
             for (i = 1; i <= n; i++) if (tool[i] == vs[v]) {
                 if (lo == "" || bytes[size[i]] < bytes[size[lo]]) lo = i
