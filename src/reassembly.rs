@@ -197,14 +197,19 @@ impl Reassembler {
     /// One TCP segment of this direction, captured at `ts`. Calls `out` for every event
     /// that becomes deliverable. RST: the payload is ignored, held data is flushed (with
     /// gaps) and `Rst` delivered (once).
-    pub fn segment(
+    ///
+    /// Generic and inlined for the common case (the next bytes in order), so the caller's
+    /// `out` is called directly there and can be inlined into it; every other case goes
+    /// through [`Self::segment_general`].
+    #[inline]
+    pub fn segment<F: FnMut(StreamEvent<'_>) + ?Sized>(
         &mut self,
         ts: Timestamp,
         seq: u32,
         payload: &[u8],
         fin: bool,
         rst: bool,
-        out: &mut dyn FnMut(StreamEvent<'_>),
+        out: &mut F,
     ) -> SegmentKind {
         self.last_ts = ts;
         // The common case, the next bytes in order with nothing held and no FIN: delivered
@@ -232,6 +237,20 @@ impl Reassembler {
             });
             return SegmentKind::New;
         }
+        self.segment_general(ts, seq, payload, fin, rst, &mut |ev| out(ev))
+    }
+
+    /// [`Self::segment`] for every case but the next bytes in order (out of line, one copy).
+    #[inline(never)]
+    fn segment_general(
+        &mut self,
+        ts: Timestamp,
+        seq: u32,
+        payload: &[u8],
+        fin: bool,
+        rst: bool,
+        out: &mut dyn FnMut(StreamEvent<'_>),
+    ) -> SegmentKind {
         if rst {
             if !payload.is_empty() {
                 self.weird(
