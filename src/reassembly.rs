@@ -381,7 +381,16 @@ impl Reassembler {
     /// The peer acknowledged `ack`. Holes below it were received by the peer, so the
     /// capture missed them: held data up to `ack` is delivered with Gaps for the holes.
     /// An ACK behind the delivered point (or before any segment) changes nothing.
-    pub fn peer_ack(&mut self, ts: Timestamp, ack: u32, out: &mut dyn FnMut(StreamEvent<'_>)) {
+    ///
+    /// Inlined for the common case, an ACK at or behind the delivered point; the rest is out
+    /// of line.
+    #[inline]
+    pub fn peer_ack<F: FnMut(StreamEvent<'_>) + ?Sized>(
+        &mut self,
+        ts: Timestamp,
+        ack: u32,
+        out: &mut F,
+    ) {
         if self.base_seq.is_none() {
             return;
         }
@@ -389,6 +398,12 @@ impl Reassembler {
         if a <= i128::from(self.next) {
             return;
         }
+        self.peer_ack_ahead(ts, a, &mut |ev| out(ev));
+    }
+
+    /// [`Self::peer_ack`] for an ACK beyond the delivered point (stream offset `a`).
+    #[inline(never)]
+    fn peer_ack_ahead(&mut self, ts: Timestamp, a: i128, out: &mut dyn FnMut(StreamEvent<'_>)) {
         let mut target = u64::try_from(a).unwrap_or(self.next);
         if let Some(f) = self.fin_offset {
             // The FIN takes one sequence number but no stream byte.
