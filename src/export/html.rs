@@ -147,6 +147,9 @@ impl<P: Part> HtmlWriter<P> {
         // Over the cap: the oldest sections go out as they are; with none waiting, this
         // request is left out.
         while self.held >= self.cap && !self.pending.is_empty() {
+            if self.head_waits() {
+                self.early_sections += 1;
+            }
             self.write_head();
         }
         if self.held >= self.cap {
@@ -181,14 +184,7 @@ impl<P: Part> HtmlWriter<P> {
     /// Writes the sections at the head of the queue whose connections are known (`all`:
     /// every section, at the end).
     fn write_ready(&mut self, all: bool) {
-        while let Some((_, reqs)) = self.pending.front() {
-            if !all
-                && reqs
-                    .iter()
-                    .any(|r| !self.conns.contains_key(&r.connection_id))
-            {
-                break;
-            }
+        while !self.pending.is_empty() && (all || !self.head_waits()) {
             self.write_head();
         }
         if self.pending.is_empty() && self.pending.capacity() > 1024 {
@@ -196,17 +192,19 @@ impl<P: Part> HtmlWriter<P> {
         }
     }
 
+    /// Whether the oldest held section still waits for a connection's row.
+    fn head_waits(&self) -> bool {
+        self.pending.front().is_some_and(|(_, reqs)| {
+            reqs.iter()
+                .any(|r| !self.conns.contains_key(&r.connection_id))
+        })
+    }
+
     /// Writes the oldest held section with the connection rows known now.
     fn write_head(&mut self) {
         let Some((n, reqs)) = self.pending.pop_front() else {
             return;
         };
-        if reqs
-            .iter()
-            .any(|r| !self.conns.contains_key(&r.connection_id))
-        {
-            self.early_sections += 1;
-        }
         let refs: Vec<&RequestRow> = reqs.iter().collect();
         self.text.clear();
         navigation(&mut self.text, &n, &refs, &self.conns);
@@ -234,9 +232,7 @@ impl<P: Part> HtmlWriter<P> {
     /// The whole page to `w`: the captures' facts, then every section.
     pub fn finish(&mut self, captures: &[CaptureInfo], w: &mut dyn Write) -> io::Result<()> {
         // Every row has arrived: a connection still missing has no row at all.
-        let early = self.early_sections;
         self.write_ready(true);
-        self.early_sections = early;
         if let Some(e) = self.error.take() {
             return Err(e);
         }
