@@ -196,7 +196,11 @@ fn http_exchanges(c: &ConnOutcome) -> Vec<Exchange> {
             url: Some(t.uri.clone()),
             host: t.host.clone(),
             status: t.status,
-            http_version: Some(format!("HTTP/1.{}", t.version)),
+            http_version: Some(match t.version {
+                0 => "HTTP/1.0".to_string(),
+                1 => "HTTP/1.1".to_string(),
+                v => format!("HTTP/1.{v}"),
+            }),
             sec_fetch_mode: t.sec_fetch_mode.clone(),
             sec_fetch_dest: t.sec_fetch_dest.clone(),
             referer: t.referer.clone(),
@@ -417,7 +421,16 @@ pub(crate) fn requests_of(
             r.url = Some(if u.starts_with('/') {
                 // Without a Host header (HTTP/1.0), the server's address stands in.
                 match (&r.host, c.server.ip) {
-                    (Some(h), _) => format!("{scheme}://{h}{u}"),
+                    // Built by hand: one URL per request, and `format!` costs several times
+                    // the copy.
+                    (Some(h), _) => {
+                        let mut url = String::with_capacity(scheme.len() + 3 + h.len() + u.len());
+                        url.push_str(scheme);
+                        url.push_str("://");
+                        url.push_str(h);
+                        url.push_str(&u);
+                        url
+                    }
                     (None, std::net::IpAddr::V6(ip)) => {
                         format!("{scheme}://[{ip}]:{}{u}", c.server.port)
                     }

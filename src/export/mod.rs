@@ -148,6 +148,11 @@ fn push_answer(a: &dns::Answer, s: &mut String) {
             s.push(' ');
             push_ip_text((*ip).into(), s);
         }
+        dns::RData::Aaaa(ip) => {
+            s.push_str(&dns::qtype_name(a.rtype));
+            s.push(' ');
+            push_ip_text((*ip).into(), s);
+        }
         dns::RData::Cname(name) => {
             s.push_str(&dns::qtype_name(a.rtype));
             s.push(' ');
@@ -244,7 +249,15 @@ pub fn requests_table(rows: &[RequestRow]) -> Table<'_> {
         .int("request_bytes", |r| Some(r.request_bytes as i64))
         .int("response_bytes", |r| Some(r.response_bytes as i64))
         .list("findings", |r| r.findings.iter().map(|f| f.code))
-        .list("finding_details", |r| r.findings.iter().map(|f| f.render()))
+        .list_with("finding_details", |r, l| {
+            for f in &r.findings {
+                l.item_with(|s| {
+                    s.push_str(f.code);
+                    s.push_str(": ");
+                    s.push_str(&f.detail);
+                });
+            }
+        })
         .float("rtt_ms", |r| r.rtt_ms)
         .build()
 }
