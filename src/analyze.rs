@@ -1285,26 +1285,29 @@ fn udp_payload(
     }
 }
 
-/// What the protocol dispatch needs to know of a flow (copied, so the flow's reassembler and
-/// parser state can be borrowed separately).
-struct FlowInfo {
-    orig: Endpoint,
-    resp: Endpoint,
+/// What the protocol dispatch needs to know of a flow: its own fields, borrowed apart from
+/// the reassembler and parser state (built field by field where the flow is at hand, so the
+/// borrows stay disjoint; the endpoints are not copied per packet).
+struct FlowInfo<'f> {
+    orig: &'f Endpoint,
+    resp: &'f Endpoint,
     id: u64,
     first_frame: u64,
     last_ts: Timestamp,
 }
 
-impl FlowInfo {
-    fn of(f: &Flow<ConnApp>) -> Self {
+/// [`FlowInfo`] of a flow, from its fields (a macro, not a function taking the flow, so
+/// that `f.app` can be borrowed mutably beside it).
+macro_rules! flow_info {
+    ($f:expr) => {
         FlowInfo {
-            orig: f.orig,
-            resp: f.resp,
-            id: f.id,
-            first_frame: f.first_frame,
-            last_ts: f.last_ts,
+            orig: &$f.orig,
+            resp: &$f.resp,
+            id: $f.id,
+            first_frame: $f.first_frame,
+            last_ts: $f.last_ts,
         }
-    }
+    };
 }
 
 /// A stream event as the dispatch sees it (borrowed: delivered bytes are not copied).
@@ -1338,7 +1341,7 @@ fn tcp_stream(
     if matches!(f.app.app, App::Other) {
         return;
     }
-    let info = FlowInfo::of(f);
+    let info = flow_info!(f);
     let carries = !seg.payload.is_empty() || seg.flags.fin || seg.flags.rst;
     if f.app.reasm.is_none() {
         if !carries || f.app.stream_done {
@@ -1411,7 +1414,7 @@ fn tcp_stream(
 /// connection carries nothing we parse (reassembly can stop).
 fn deliver(
     ctx: &mut Ctx<'_>,
-    f: &FlowInfo,
+    f: &FlowInfo<'_>,
     app: &mut App,
     stop: &mut bool,
     dir: Direction,
@@ -1454,12 +1457,11 @@ fn deliver(
     if matches!(app, App::Other) {
         return;
     }
-    let (client, server) = (f.orig, f.resp);
     match (app, ev) {
         (App::Dns(framers), Ev::Data(bytes, ready_ts)) => {
             let (src, dst) = match dir {
-                Direction::Orig => (client, server),
-                Direction::Resp => (server, client),
+                Direction::Orig => (f.orig, f.resp),
+                Direction::Resp => (f.resp, f.orig),
             };
             let mut msgs: Vec<(Timestamp, Vec<u8>)> = Vec::new();
             framers[dir.idx()].push(ready_ts, bytes, &mut |t, m| msgs.push((t, m.to_vec())));
@@ -1709,7 +1711,7 @@ fn checkpoint(f: &mut Flow<ConnApp>, now: Timestamp) -> Option<ConnOutcome> {
 
 fn finish_flow(ctx: &mut Ctx<'_>, mut f: Flow<ConnApp>) {
     if let Some(mut reasm) = f.app.reasm.take() {
-        let info = FlowInfo::of(&f);
+        let info = flow_info!(f);
         let mut stop = false;
         for dir in [Direction::Orig, Direction::Resp] {
             let app = &mut f.app.app;
