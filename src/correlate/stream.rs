@@ -258,8 +258,9 @@ impl<K: Ord + Copy, V: Copy> SortedQueue<K, V> {
         self.0.pop_front()
     }
 }
-/// An open navigation's last request end, earliest first: (end, navigation id) → client.
-/// An entry is stale once the navigation closed or its end moved later.
+/// An open navigation's last request end when the entry was made, earliest first: (end,
+/// navigation id) → client. One entry per open navigation: one whose end moved later is
+/// put back with its new end when it comes up; one whose navigation closed is dropped.
 type OpenEnd = Earliest<(Timestamp, u64), IpAddr>;
 
 /// A request waiting for its id; `Some(seq)` when it is the request that used a lookup.
@@ -506,14 +507,16 @@ impl Correlator {
                 break;
             }
             self.open_ends.pop();
-            if self
-                .open
-                .get(&ip)
-                .is_some_and(|o| o.id == id && o.last_end == end)
-            {
-                self.open.remove(&ip);
-                self.close_nav(id);
+            let Some(o) = self.open.get(&ip).filter(|o| o.id == id) else {
+                continue;
+            };
+            if o.last_end > end && req_upto.is_some_and(|t| t.ms_since(o.last_end) <= gap) {
+                let key = (o.last_end, id);
+                self.open_ends.push(Earliest { key, value: ip });
+                continue;
             }
+            self.open.remove(&ip);
+            self.close_nav(id);
         }
         let now = w.map(|w| w.now);
         while let Some(entry) = self.navs.first_entry() {
@@ -760,10 +763,6 @@ impl Correlator {
         };
         if end > o.last_end {
             o.last_end = end;
-            self.open_ends.push(Earliest {
-                key: (end, o.id),
-                value: r.client_ip,
-            });
         }
         o.redirected = r.status.is_some_and(|s| (300..400).contains(&s)) && r.location.is_some();
         let nav_id = o.id;
