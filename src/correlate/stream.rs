@@ -28,13 +28,13 @@
 use super::findings::Finding;
 use super::rows::{ConnectionRow, NavigationRow, RequestRow};
 use super::{ConnOutcome, requests_of};
-use crate::base::{Earliest, Timestamp, shrink_after_burst};
+use crate::base::{Earliest, SortedQueue, Timestamp, shrink_after_burst};
 use crate::flow::Endpoint;
 use crate::protocol::arp::ArpExchange;
 use crate::protocol::dhcp::DhcpExchange;
 use crate::protocol::dns::{DnsLookup, UNANSWERED_TIMEOUT_MS};
 use rustc_hash::FxHashMap;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::net::{IpAddr, Ipv4Addr};
 
 /// A lookup is a connection's DNS phase only when its answer arrived at most this long before
@@ -229,35 +229,6 @@ struct ConnState {
 /// When a joinable lookup's index entry (client, address) expires: ordered by (answer time,
 /// arrival number) alone. Entries equal in both are one lookup's addresses, whose removals
 /// commute.
-/// Entries kept sorted by key, earliest first, for keys that arrive almost in order (answer
-/// times in capture order): a push lands at the back, or a short way from it; the expired
-/// front is read in memory order. A binary heap of the same entries sifted through cold
-/// memory on every pop, 2 % of the run time with a few thousand lookups held.
-#[derive(Debug)]
-struct SortedQueue<K, V>(VecDeque<(K, V)>);
-
-impl<K: Ord + Copy, V: Copy> SortedQueue<K, V> {
-    fn new() -> Self {
-        SortedQueue(VecDeque::new())
-    }
-
-    fn push(&mut self, key: K, value: V) {
-        if self.0.back().is_none_or(|(k, _)| *k <= key) {
-            self.0.push_back((key, value));
-        } else {
-            let at = self.0.partition_point(|(k, _)| *k <= key);
-            self.0.insert(at, (key, value));
-        }
-    }
-
-    fn peek(&self) -> Option<(K, V)> {
-        self.0.front().copied()
-    }
-
-    fn pop(&mut self) -> Option<(K, V)> {
-        self.0.pop_front()
-    }
-}
 /// An open navigation's last request end when the entry was made, earliest first: (end,
 /// navigation id) → client. One entry per open navigation: one whose end moved later is
 /// put back with its new end when it comes up; one whose navigation closed is dropped.

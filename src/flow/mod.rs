@@ -9,8 +9,7 @@
 
 pub mod tcp;
 
-use crate::base::{Direction, Earliest, SeededMap, Timestamp, Weird};
-use std::collections::BinaryHeap;
+use crate::base::{Direction, SeededMap, SortedQueue, Timestamp, Weird};
 use std::net::IpAddr;
 
 pub use tcp::{TcpDirStats, TcpStats};
@@ -184,9 +183,8 @@ pub struct FlowTable<A> {
     last: Option<(FlowKey, usize)>,
     /// (deadline, id, slot), earliest first: lazily re-checked idle deadlines. A flow may
     /// have several entries (a closed flow gets a shorter one); stale ones (the slot holds
-    /// another flow or none) are skipped. 24 bytes an entry: the heap's sift touches few
-    /// cache lines.
-    timers: BinaryHeap<Timer>,
+    /// another flow or none) are skipped.
+    timers: Timers,
     next_id: u64,
     /// (id, first frame) of each flow created since the last [`Self::take_created`], when
     /// recording (a worker of the parallel pipeline reports them so ids are global).
@@ -202,7 +200,7 @@ impl<A> Default for FlowTable<A> {
             free: Vec::new(),
             index: SeededMap::default(),
             last: None,
-            timers: BinaryHeap::new(),
+            timers: Timers::default(),
             // Ids start at 1, like every other table's.
             next_id: 1,
             created: None,
@@ -212,13 +210,49 @@ impl<A> Default for FlowTable<A> {
     }
 }
 
-/// A flow's idle deadline in [`FlowTable`]'s heap: (deadline, flow id, slot), earliest first.
-type Timer = Earliest<(i64, u64, u32), ()>;
+/// A flow's idle deadline: (deadline, flow id, slot).
+type Timer = (i64, u64, u32);
 
 fn timer(deadline: i64, id: u64, slot: u32) -> Timer {
-    Earliest {
-        key: (deadline, id, slot),
-        value: (),
+    (deadline, id, slot)
+}
+
+/// The flows' deadlines, earliest first, in one sorted queue per timeout (TCP idle, TCP
+/// closed, UDP idle): deadlines of one timeout are set in capture order, so each queue only
+/// grows at its back and expires from its front. Together they pop in (deadline, id, slot)
+/// order, as one heap of all of them would.
+#[derive(Debug, Default)]
+struct Timers([SortedQueue<Timer, ()>; 3]);
+
+impl Timers {
+    fn push(&mut self, timeout: i64, t: Timer) {
+        let class = match timeout {
+            TCP_IDLE_NS => 0,
+            TCP_CLOSED_NS => 1,
+            _ => 2,
+        };
+        self.0[class].push(t, ());
+    }
+
+    /// The queue holding the earliest deadline.
+    fn first(&self) -> Option<usize> {
+        (0..3)
+            .filter_map(|i| self.0[i].peek().map(|(t, _)| (t, i)))
+            .min()
+            .map(|(_, i)| i)
+    }
+
+    fn peek(&self) -> Option<Timer> {
+        self.first().and_then(|i| self.0[i].peek()).map(|(t, _)| t)
+    }
+
+    fn pop(&mut self) -> Option<Timer> {
+        let i = self.first()?;
+        self.0[i].pop().map(|(t, _)| t)
+    }
+
+    fn clear(&mut self) {
+        self.0.iter_mut().for_each(SortedQueue::clear);
     }
 }
 
@@ -435,8 +469,10 @@ impl<A> FlowTable<A> {
                         orig_lo: (orig == src) == src_lo,
                     },
                 );
-                self.timers
-                    .push(timer(ts.0.saturating_add(timeout), id, slot as u32));
+                self.timers.push(
+                    timeout,
+                    timer(ts.0.saturating_add(timeout), id, slot as u32),
+                );
                 slot
             }
         };
@@ -462,21 +498,16 @@ impl<A> FlowTable<A> {
     pub fn closed(&mut self, flow_id: u64, key_of: (Endpoint, Endpoint, u8), now: Timestamp) {
         let key = FlowKey::new(key_of.0, key_of.1, key_of.2);
         if let Some(slot) = self.slot_of(&key) {
-            self.timers.push(timer(
-                now.0.saturating_add(TCP_CLOSED_NS),
-                flow_id,
-                slot as u32,
-            ));
+            self.timers.push(
+                TCP_CLOSED_NS,
+                timer(now.0.saturating_add(TCP_CLOSED_NS), flow_id, slot as u32),
+            );
         }
     }
 
     /// Expires flows idle at capture time `now`.
     pub fn expire(&mut self, now: Timestamp, ended: &mut dyn FnMut(Flow<A>, EndReason)) {
-        while let Some(Earliest {
-            key: (deadline, id, slot),
-            ..
-        }) = self.timers.peek().copied()
-        {
+        while let Some((deadline, id, slot)) = self.timers.peek() {
             if deadline > now.0 {
                 break;
             }
@@ -484,23 +515,21 @@ impl<A> FlowTable<A> {
             let Some(f) = self.at(slot, id) else {
                 continue;
             };
-            let due = f.last_ts.0.saturating_add(f.idle_timeout());
+            let timeout = f.idle_timeout();
+            let due = f.last_ts.0.saturating_add(timeout);
             if due <= now.0 {
                 if let Some(f) = self.remove_at(slot) {
                     ended(f, EndReason::Idle);
                 }
             } else {
                 // Still active: check again at its new deadline.
-                self.timers.push(timer(due, id, slot));
+                self.timers.push(timeout, timer(due, id, slot));
             }
         }
     }
 
     fn evict_one(&mut self, ts: Timestamp, ended: &mut dyn FnMut(Flow<A>, EndReason)) {
-        while let Some(Earliest {
-            key: (_, id, slot), ..
-        }) = self.timers.pop()
-        {
+        while let Some((_, id, slot)) = self.timers.pop() {
             if self.at(slot, id).is_some() {
                 if let Some(f) = self.remove_at(slot) {
                     self.evicted += 1;
@@ -751,8 +780,9 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// The timer heap pops in (deadline, id, slot) order, earliest first, as a heap of
-        /// reversed tuples does, negative and extreme deadlines included.
+        /// The timer queues pop in (deadline, id, slot) order, earliest first, as one heap of
+        /// reversed tuples does, whatever the order of the pushes and the timeouts they are
+        /// filed under, negative and extreme deadlines included.
         #[test]
         fn timers_pop_in_tuple_order(
             entries in proptest::collection::vec(
@@ -764,14 +794,17 @@ mod tests {
                 0..64,
             )
         ) {
-            let mut ours: BinaryHeap<Timer> = BinaryHeap::new();
-            let mut want: BinaryHeap<std::cmp::Reverse<(i64, u64, u32)>> = BinaryHeap::new();
-            for &(d, id, slot) in &entries {
-                ours.push(timer(d, id, slot));
+            let mut ours = Timers::default();
+            let mut want: std::collections::BinaryHeap<std::cmp::Reverse<(i64, u64, u32)>> =
+                std::collections::BinaryHeap::new();
+            let timeouts = [TCP_IDLE_NS, TCP_CLOSED_NS, UDP_IDLE_NS, 7];
+            for (i, &(d, id, slot)) in entries.iter().enumerate() {
+                ours.push(timeouts[i % timeouts.len()], timer(d, id, slot));
                 want.push(std::cmp::Reverse((d, id, slot)));
             }
             while let Some(std::cmp::Reverse(w)) = want.pop() {
-                let got = ours.pop().map(|t| t.key);
+                proptest::prop_assert_eq!(ours.peek(), Some(w));
+                let got = ours.pop();
                 proptest::prop_assert_eq!(got, Some(w));
             }
             proptest::prop_assert!(ours.pop().is_none());
