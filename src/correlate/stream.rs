@@ -226,9 +226,6 @@ struct ConnState {
     navigation_id: Option<u64>,
 }
 
-/// When a joinable lookup's index entry (client, address) expires: ordered by (answer time,
-/// arrival number) alone. Entries equal in both are one lookup's addresses, whose removals
-/// commute.
 /// An open navigation's last request end when the entry was made, earliest first: (end,
 /// navigation id) → client. One entry per open navigation: one whose end moved later is
 /// put back with its new end when it comes up; one whose navigation closed is dropped.
@@ -265,7 +262,9 @@ pub struct Correlator {
     conn_state: FxHashMap<u64, ConnState>,
     /// Answered lookups by (client, address in the answer), still joinable.
     dns_index: FxHashMap<(IpAddr, IpAddr), Vec<(Timestamp, u64)>>,
-    /// The same entries by answer time, oldest first, to drop them once too old to join.
+    /// The same entries by answer time, oldest first, to drop them once too old to join:
+    /// ordered by (answer time, arrival number) alone. Entries equal in both are one
+    /// lookup's addresses, whose removals commute.
     dns_expiry: SortedQueue<(Timestamp, u64), (IpAddr, IpAddr)>,
     /// What lengthens the lookback, as (last answer time at which it can be joined, first
     /// query): indexed lookups answered more than [`UNANSWERED_TIMEOUT_MS`] after their first
@@ -290,7 +289,7 @@ pub struct Correlator {
     next_request_id: u64,
     open: FxHashMap<IpAddr, OpenNav>,
     /// `open` by last request end, so the quiet ones are found without a scan of every
-    /// client at every release (a tenth of the release's time with 500 clients).
+    /// client at every release (a fifth of the release's own time with 500 clients).
     open_ends: BinaryHeap<OpenEnd>,
     navs: BTreeMap<u64, NavState>,
     next_nav_id: u64,
