@@ -20,7 +20,16 @@ impl Finding {
 
     /// `code: detail`, as written in CSV lists.
     pub fn render(&self) -> String {
-        format!("{}: {}", self.code, self.detail)
+        let mut s = String::new();
+        self.push_rendered(&mut s);
+        s
+    }
+
+    /// [`Self::render`]'s text appended to `s` (the table writers' path: no string each).
+    pub fn push_rendered(&self, s: &mut String) {
+        s.push_str(self.code);
+        s.push_str(": ");
+        s.push_str(&self.detail);
     }
 }
 

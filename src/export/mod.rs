@@ -251,11 +251,7 @@ pub fn requests_table(rows: &[RequestRow]) -> Table<'_> {
         .list("findings", |r| r.findings.iter().map(|f| f.code))
         .list_with("finding_details", |r, l| {
             for f in &r.findings {
-                l.item_with(|s| {
-                    s.push_str(f.code);
-                    s.push_str(": ");
-                    s.push_str(&f.detail);
-                });
+                l.item_with(|s| f.push_rendered(s));
             }
         })
         .float("rtt_ms", |r| r.rtt_ms)
